@@ -1,0 +1,1 @@
+"""Pure ASGI middleware, outermost first: context → access log → bearer auth."""

@@ -1,0 +1,148 @@
+"""Typed, frozen settings parsed once from the platform's config dict.
+
+The dashboard edits every value as text, so each field accepts a string or a
+number; anything that does not make sense raises :class:`SettingsError` naming
+the key, which the adapter shows as the platform's error (AstrBot keeps running).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import Secret
+
+ADAPTER_TYPE = "http_endpoint"
+HEP_PREFIX = "/api/plug/hep"
+PLUG_PREFIX = "/api/plug"
+
+DEFAULTS: dict[str, Any] = {
+    "hep_api_endpoint": "/v1/chat",
+    "hep_api_key": "",
+    "hep_api_key_ttl": "604800",
+    "hep_callback_switch": False,
+    "hep_callback_url": "",
+    "hep_cache_size": "4096",
+    "hep_cache_ttl": "300",
+    "hep_wait_timeout": "30",
+    "hep_reply_deadline": "300",
+    "hep_queue_size": "1000",
+}
+
+_ENDPOINT_RE = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+
+
+class SettingsError(ValueError):
+    """A config value that cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the HTTP side needs to know, already validated.
+
+    Args:
+        platform_id: the platform instance id (``id`` in the config).
+        api_endpoint: the chat path under ``/api/plug``, e.g. ``/v1/chat``.
+        api_key: the key currently in the config (may be empty or stale).
+        api_key_ttl: lifetime of a newly issued key, in seconds.
+        callback_switch / callback_url: callback mode (issue: callbacks).
+        cache_size / cache_ttl: the reply store's capacity and entry lifetime (s).
+        wait_timeout: how long a POST waits for the pipeline before answering 202 (s).
+        reply_deadline: after this many seconds a reply record is marked done anyway.
+        queue_size: bound of the inbound queue; when full, POSTs get 503.
+    """
+
+    platform_id: str
+    api_endpoint: str
+    api_key: Secret
+    api_key_ttl: int
+    callback_switch: bool
+    callback_url: str
+    cache_size: int
+    cache_ttl: float
+    wait_timeout: float
+    reply_deadline: float
+    queue_size: int
+
+    @property
+    def chat_path(self) -> str:
+        """Full path of the chat endpoint inside AstrBot's web server."""
+        return PLUG_PREFIX + self.api_endpoint
+
+
+def parse_settings(raw: Mapping[str, Any]) -> Settings:
+    """Validate a platform config dict (missing keys take :data:`DEFAULTS`)."""
+    values = {**DEFAULTS, **{k: v for k, v in raw.items() if v is not None}}
+    return Settings(
+        platform_id=_text(values, "id", default=ADAPTER_TYPE) or ADAPTER_TYPE,
+        api_endpoint=_endpoint(values),
+        api_key=Secret(_text(values, "hep_api_key")),
+        api_key_ttl=_integer(values, "hep_api_key_ttl", minimum=60),
+        callback_switch=_boolean(values, "hep_callback_switch"),
+        callback_url=_text(values, "hep_callback_url"),
+        cache_size=_integer(values, "hep_cache_size", minimum=1),
+        cache_ttl=_number(values, "hep_cache_ttl", minimum=1),
+        wait_timeout=_number(values, "hep_wait_timeout", minimum=0),
+        reply_deadline=_number(values, "hep_reply_deadline", minimum=1),
+        queue_size=_integer(values, "hep_queue_size", minimum=1),
+    )
+
+
+def _text(values: Mapping[str, Any], key: str, *, default: str = "") -> str:
+    value = values.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise SettingsError(f"{key}: expected text, got {type(value).__name__}")
+    return str(value).strip()
+
+
+def _endpoint(values: Mapping[str, Any]) -> str:
+    endpoint = _text(values, "hep_api_endpoint") or str(DEFAULTS["hep_api_endpoint"])
+    endpoint = "/" + endpoint.strip("/")
+    if not _ENDPOINT_RE.match(endpoint) or len(endpoint) > 128:
+        raise SettingsError(
+            "hep_api_endpoint: use a path like /v1/chat "
+            f"(letters, digits, '.', '_', '~', '-' between slashes), got {endpoint!r}"
+        )
+    if endpoint == "/hep" or endpoint.startswith("/hep/"):
+        raise SettingsError("hep_api_endpoint: /hep is reserved for the adapter's own routes")
+    return endpoint
+
+
+def _convert(values: Mapping[str, Any], key: str, kind: str, convert: Callable[[str], Any]) -> Any:
+    value = values.get(key)
+    if isinstance(value, bool):
+        raise SettingsError(f"{key}: expected {kind}, got {value!r}")
+    try:
+        return convert(str(value).strip())
+    except ValueError:
+        raise SettingsError(f"{key}: expected {kind}, got {value!r}") from None
+
+
+def _integer(values: Mapping[str, Any], key: str, *, minimum: int) -> int:
+    number: int = _convert(values, key, "a whole number", int)
+    if number < minimum:
+        raise SettingsError(f"{key}: must be at least {minimum}, got {number}")
+    return number
+
+
+def _number(values: Mapping[str, Any], key: str, *, minimum: float) -> float:
+    number: float = _convert(values, key, "a number of seconds", float)
+    if not number >= minimum or number == float("inf"):
+        raise SettingsError(f"{key}: must be a finite number ≥ {minimum}, got {values.get(key)!r}")
+    return number
+
+
+def _boolean(values: Mapping[str, Any], key: str) -> bool:
+    value = values.get(key)
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise SettingsError(f"{key}: expected true or false, got {value!r}")

@@ -1,0 +1,99 @@
+"""The adapter's default config template and its dashboard form (zh-CN first)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..asgi_app.settings import ADAPTER_TYPE, DEFAULTS
+
+# Field -> (zh-CN description, zh-CN hint, en-US description, en-US hint, form type)
+_FIELDS: dict[str, tuple[str, str, str, str, str]] = {
+    "hep_api_endpoint": (
+        "接口路径",
+        "客户端 POST 消息的路径，挂在 /api/plug 之下，默认 /v1/chat。",
+        "API path",
+        "Where clients POST messages, under /api/plug (default /v1/chat).",
+        "string",
+    ),
+    "hep_api_key": (
+        "API 密钥",
+        "留空保存即吊销所有旧密钥并自动生成新密钥；只对本接口有效，不能登录管理面板。",
+        "API key",
+        "Clear and save to revoke every earlier key and generate a new one; "
+        "valid for this endpoint only, never a dashboard login.",
+        "string",
+    ),
+    "hep_api_key_ttl": (
+        "密钥有效期（秒）",
+        "新密钥的有效期，默认 604800（7 天）。",
+        "Key lifetime (s)",
+        "Lifetime of a new key, default 604800 (7 days).",
+        "string",
+    ),
+    "hep_callback_switch": (
+        "回调模式",
+        "开启后请求立即返回，回复推送到回调地址；不再使用响应缓存。",
+        "Callback mode",
+        "When on, requests return at once and replies are POSTed to the callback URL.",
+        "bool",
+    ),
+    "hep_callback_url": (
+        "回调地址",
+        "回调模式下接收回复的 http(s) 地址。",
+        "Callback URL",
+        "The http(s) URL that receives replies in callback mode.",
+        "string",
+    ),
+    "hep_cache_size": (
+        "响应缓存条数",
+        "按 msg_id 缓存回复的最大条数，默认 4096。",
+        "Response cache size",
+        "How many msg_id records the response cache holds (default 4096).",
+        "string",
+    ),
+    "hep_cache_ttl": (
+        "响应缓存时间（秒）",
+        "回复完成后在缓存中保留的秒数，默认 300。",
+        "Response cache TTL (s)",
+        "Seconds a finished reply stays readable (default 300).",
+        "string",
+    ),
+    "hep_wait_timeout": (
+        "同步等待时间（秒）",
+        "POST 最多等待这么久；未完成则返回 202 和已到达的回复，默认 30。",
+        "Wait timeout (s)",
+        "How long a POST waits before answering 202 with what has arrived (default 30).",
+        "string",
+    ),
+    "hep_reply_deadline": (
+        "处理截止时间（秒）",
+        "超过这么久仍未完成的请求会被标记为完成（done），默认 300。",
+        "Reply deadline (s)",
+        "After this long an unfinished request is marked done anyway (default 300).",
+        "string",
+    ),
+    "hep_queue_size": (
+        "入站队列长度",
+        "等待 AstrBot 处理的消息上限，满了返回 503，默认 1000。",
+        "Inbound queue size",
+        "Messages waiting for AstrBot; when full, new ones get 503 (default 1000).",
+        "string",
+    ),
+}
+
+DEFAULT_CONFIG_TEMPLATE: dict[str, Any] = {
+    "id": ADAPTER_TYPE,
+    "type": ADAPTER_TYPE,
+    "enable": False,
+    **DEFAULTS,
+}
+
+CONFIG_METADATA: dict[str, dict[str, Any]] = {
+    name: {"description": zh, "hint": zh_hint, "type": kind}
+    for name, (zh, zh_hint, _en, _en_hint, kind) in _FIELDS.items()
+}
+
+I18N_RESOURCES: dict[str, dict[str, Any]] = {
+    "zh-CN": {name: {"description": f[0], "hint": f[1]} for name, f in _FIELDS.items()},
+    "en-US": {name: {"description": f[2], "hint": f[3]} for name, f in _FIELDS.items()},
+}
