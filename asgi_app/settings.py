@@ -102,7 +102,8 @@ def _text(values: Mapping[str, Any], key: str, *, default: str = "") -> str:
 def _endpoint(values: Mapping[str, Any]) -> str:
     endpoint = _text(values, "hep_api_endpoint") or str(DEFAULTS["hep_api_endpoint"])
     endpoint = "/" + endpoint.strip("/")
-    if not _ENDPOINT_RE.match(endpoint) or len(endpoint) > 128:
+    dot_segment = any(segment in (".", "..") for segment in endpoint.split("/"))
+    if not _ENDPOINT_RE.match(endpoint) or dot_segment or len(endpoint) > 128:
         raise SettingsError(
             "hep_api_endpoint: use a path like /v1/chat "
             f"(letters, digits, '.', '_', '~', '-' between slashes), got {endpoint!r}"

@@ -533,15 +533,18 @@ def _leader_exited(pid: int) -> bool:
         return True
 
 
-def _terminate_group(proc: subprocess.Popen[Any], timeout: float) -> int:
-    """SIGTERM the child's process group, SIGKILL it after ``timeout``; return exit code.
+def _terminate_group(
+    proc: subprocess.Popen[Any], timeout: float, sig: signal.Signals = signal.SIGTERM
+) -> int:
+    """Send ``sig`` to the child's process group, SIGKILL it after ``timeout``; return
+    the exit code.
 
     The child was started with ``start_new_session=True``, so its pid is the group id.
     """
     if proc.returncode is None:
         if not _leader_exited(proc.pid):
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
+                os.killpg(proc.pid, sig)
             try:
                 wait_until(lambda: _leader_exited(proc.pid), timeout, message="graceful exit")
             except TimeoutError:
@@ -685,11 +688,16 @@ class AstrBotProcess:
             )
         return self
 
-    def stop(self, timeout: float = 20.0) -> int | None:
-        """SIGTERM (whole process group), then SIGKILL after ``timeout``. Returns exit code."""
+    def stop(self, timeout: float = 20.0, sig: signal.Signals = signal.SIGTERM) -> int | None:
+        """Signal the whole process group, SIGKILL it after ``timeout``; return the exit code.
+
+        AstrBot dies on SIGTERM at once (exit -15) without running plugin/platform
+        ``terminate()`` hooks. Pass ``sig=signal.SIGINT`` for its graceful shutdown
+        ("Shutting down AstrBot...", hooks run, exit 0, ~1.5 s).
+        """
         if self.proc is None:
             return None
-        code = _terminate_group(self.proc, timeout)
+        code = _terminate_group(self.proc, timeout, sig)
         self._close_log()
         return code
 
@@ -704,9 +712,9 @@ class AstrBotProcess:
         self._close_log()
         return code
 
-    def restart(self, timeout: float = 90.0) -> Self:
-        """Stop (gracefully), start again on the same port, and wait until ready."""
-        self.stop()
+    def restart(self, timeout: float = 90.0, sig: signal.Signals = signal.SIGTERM) -> Self:
+        """Stop (with ``sig``), start again on the same port, and wait until ready."""
+        self.stop(sig=sig)
         wait_until(
             lambda: port_is_free(self.port),
             10.0,

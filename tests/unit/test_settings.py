@@ -1,0 +1,65 @@
+"""Config values arrive as text or numbers; nonsense is refused with the key's name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from asgi_app.settings import DEFAULTS, SettingsError, parse_settings
+
+
+def test_defaults_match_the_seed_contract() -> None:
+    settings = parse_settings({"id": "http_endpoint"})
+    assert settings.api_endpoint == "/v1/chat"
+    assert settings.chat_path == "/api/plug/v1/chat"
+    assert settings.api_key_ttl == 604800
+    assert settings.cache_size == 4096 and settings.cache_ttl == 300
+    assert settings.wait_timeout == 30
+    assert settings.callback_switch is False
+    assert DEFAULTS["hep_api_key"] == ""
+
+
+def test_strings_and_numbers_are_both_accepted() -> None:
+    as_text = parse_settings(
+        {"hep_cache_size": "10", "hep_cache_ttl": "1.5", "hep_callback_switch": "true"}
+    )
+    as_numbers = parse_settings(
+        {"hep_cache_size": 10, "hep_cache_ttl": 1.5, "hep_callback_switch": True}
+    )
+    assert (as_text.cache_size, as_text.cache_ttl, as_text.callback_switch) == (10, 1.5, True)
+    assert (as_numbers.cache_size, as_numbers.cache_ttl, as_numbers.callback_switch) == (10, 1.5, True)
+
+
+def test_the_key_is_hidden_in_reprs() -> None:
+    settings = parse_settings({"hep_api_key": "hep_secret"})
+    assert "hep_secret" not in repr(settings)
+    assert str(settings.api_key) == "hep_secret"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "expected"),
+    [("v1/chat", "/v1/chat"), ("/v1/chat/", "/v1/chat"), ("/bot", "/bot"), ("", "/v1/chat")],
+)
+def test_endpoint_is_normalised(endpoint: str, expected: str) -> None:
+    assert parse_settings({"hep_api_endpoint": endpoint}).api_endpoint == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ({"hep_cache_size": "many"}, "hep_cache_size"),
+        ({"hep_cache_size": "0"}, "hep_cache_size"),
+        ({"hep_cache_ttl": "-1"}, "hep_cache_ttl"),
+        ({"hep_cache_ttl": "nan"}, "hep_cache_ttl"),
+        ({"hep_api_key_ttl": True}, "hep_api_key_ttl"),
+        ({"hep_callback_switch": "perhaps"}, "hep_callback_switch"),
+        ({"hep_api_endpoint": "/a b"}, "hep_api_endpoint"),
+        ({"hep_api_endpoint": "/hep/x"}, "hep_api_endpoint"),
+        ({"hep_api_endpoint": "/../admin"}, "hep_api_endpoint"),
+        ({"hep_api_key": ["x"]}, "hep_api_key"),
+    ],
+)
+def test_nonsense_is_refused_naming_the_key(raw: dict[str, Any], key: str) -> None:
+    with pytest.raises(SettingsError, match=key):
+        parse_settings(raw)
