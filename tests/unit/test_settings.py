@@ -28,7 +28,11 @@ def test_strings_and_numbers_are_both_accepted() -> None:
         {"hep_cache_size": 10, "hep_cache_ttl": 1.5, "hep_callback_switch": True}
     )
     assert (as_text.cache_size, as_text.cache_ttl, as_text.callback_switch) == (10, 1.5, True)
-    assert (as_numbers.cache_size, as_numbers.cache_ttl, as_numbers.callback_switch) == (10, 1.5, True)
+    assert (as_numbers.cache_size, as_numbers.cache_ttl, as_numbers.callback_switch) == (
+        10,
+        1.5,
+        True,
+    )
 
 
 def test_the_key_is_hidden_in_reprs() -> None:
