@@ -35,7 +35,7 @@ check: install
 	$(BIN)/ruff check .
 	rm -rf build/typecheck && mkdir -p build/typecheck/$(PLUGIN)
 	cp -r main.py asgi_app plugin build/typecheck/$(PLUGIN)/
-	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml -p $(PLUGIN)
+	cd build/typecheck && $(abspath $(BIN))/mypy --config-file ../../pyproject.toml -p $(PLUGIN)
 	$(BIN)/mypy
 	@diff <($(PY) tools/pyproject_deps.py runtime) <(grep -v '^#' requirements.txt) \
 	  || (echo "requirements.txt is stale: run 'make requirements'" && exit 1)
