@@ -159,6 +159,7 @@ class HttpEndpointAdapter(Platform):
         if self._mount is not None:
             self._mount.uninstall()
             self._mount = None
+            logger.info(f"[http_endpoint] {self.meta().id} stopped serving")
         if self._gateway is not None:
             self._gateway.close()
 
