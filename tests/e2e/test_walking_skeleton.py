@@ -47,11 +47,12 @@ def bot(
 
 def api_key(root: Path) -> str:
     """The key the plugin generated and wrote into the operator's config."""
-    return wait_until(
+    key: str = wait_until(
         lambda: platform_config(root, PLATFORM_ID).get("hep_api_key"),
         timeout=30,
         message="the plugin never wrote hep_api_key into cmd_config.json",
     )
+    return key
 
 
 @pytest.fixture
@@ -118,7 +119,7 @@ def test_slow_model_gives_202_then_200_without_a_second_run(
     pending = chat(client, key, "slow-1", query)
     assert pending.status_code == 202, pending.text
     assert pending.json()["done"] is False and pending.json()["data"] == []
-    final = wait_until(
+    final: httpx.Response = wait_until(
         lambda: (r := chat(client, key, "slow-1", query)).status_code == 200 and r,
         timeout=30,
         message="the slow reply never completed",
