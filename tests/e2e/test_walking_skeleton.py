@@ -119,8 +119,13 @@ def test_slow_model_gives_202_then_200_without_a_second_run(
     pending = chat(client, key, "slow-1", query)
     assert pending.status_code == 202, pending.text
     assert pending.json()["done"] is False and pending.json()["data"] == []
-    final: httpx.Response = wait_until(
-        lambda: (r := chat(client, key, "slow-1", query)).status_code == 200 and r,
+
+    def finished() -> httpx.Response | None:
+        response = chat(client, key, "slow-1", query)
+        return response if response.status_code == 200 else None
+
+    final = wait_until(
+        finished,
         timeout=30,
         message="the slow reply never completed",
     )
