@@ -52,7 +52,7 @@ dist: install
 	rm -rf dist && mkdir -p dist/$(PLUGIN)
 	cp -r $(PLUGIN_FILES) dist/$(PLUGIN)/
 	find dist -name __pycache__ -prune -exec rm -rf {} +
-	cd dist && zip -qr $(PLUGIN).zip $(PLUGIN)
+	cd dist && $(abspath $(PY)) -m zipfile -c $(PLUGIN).zip $(PLUGIN)
 	@echo "dist/$(PLUGIN).zip: upload it in AstrBot's dashboard (插件 → 安装插件 → 从文件安装)"
 
 bench: install
