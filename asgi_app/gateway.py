@@ -53,7 +53,6 @@ class Gateway:
         self._records: TTLCache[RecordKey, Record] = TTLCache(cache_size, cache_ttl, timer)
         self._mailboxes: TTLCache[str, list[Item]] = TTLCache(cache_size, cache_ttl, timer)
         self._reply_deadline = reply_deadline
-        self._deadlines: dict[RecordKey, asyncio.TimerHandle] = {}
 
     @property
     def queue_depth(self) -> int:
@@ -82,8 +81,8 @@ class Gateway:
                 retry_after=QUEUE_FULL_RETRY_AFTER,
             ) from None
         self._records[key] = record
-        self._deadlines[key] = asyncio.get_running_loop().call_later(
-            self._reply_deadline, self._expire, record
+        record.deadline = asyncio.get_running_loop().call_later(
+            self._reply_deadline, record.finish, True
         )
         return record, True
 
@@ -106,9 +105,6 @@ class Gateway:
 
     def finish(self, record: Record) -> None:
         """The pipeline has finished: mark done and keep the record ``cache_ttl`` longer."""
-        handle = self._deadlines.pop(record.key, None)
-        if handle is not None:
-            handle.cancel()
         record.finish()
         if self._records.get(record.key) is record:
             self._records[record.key] = record  # re-insert: the TTL counts from completion
@@ -123,12 +119,5 @@ class Gateway:
 
     def close(self) -> None:
         """Finish every open record so no waiter hangs past shutdown."""
-        for handle in self._deadlines.values():
-            handle.cancel()
-        self._deadlines.clear()
         for record in list(self._records.values()):
-            record.finish(timed_out=not record.done)
-
-    def _expire(self, record: Record) -> None:
-        self._deadlines.pop(record.key, None)
-        record.finish(timed_out=True)
+            record.finish(timed_out=True)

@@ -77,6 +77,7 @@ class Record:
         self.done = False
         self.timed_out = False
         self.absorbed: set[str] = set()
+        self.deadline: asyncio.TimerHandle | None = None
         self._changed = asyncio.Event()
 
     @property
@@ -87,7 +88,11 @@ class Record:
         self.items.extend(items)
         self._notify()
 
-    def finish(self, *, timed_out: bool = False) -> None:
+    def finish(self, timed_out: bool = False) -> None:
+        """Mark done (once); ``timed_out`` when the deadline or a shutdown ended it."""
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
         if not self.done:
             self.done = True
             self.timed_out = timed_out
