@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import string
+import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -77,6 +78,10 @@ class Record:
         self.done = False
         self.timed_out = False
         self.absorbed: set[str] = set()
+        self.created_at = time.monotonic()
+        # Audit fields of the request that created it (request id, key fingerprint):
+        # lines logged from AstrBot's side have no request context to take them from.
+        self.origin: dict[str, str | None] = {}
         self._changed = asyncio.Event()
 
     @property

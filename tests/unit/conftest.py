@@ -13,9 +13,10 @@ import httpx
 import pytest
 
 from asgi_app.app import create_app
-from asgi_app.audit import create_audit_logger
+from asgi_app.audit import AuditTrail, create_audit_logger
 from asgi_app.gateway import Gateway, Submission
 from asgi_app.keys import KeyManager
+from asgi_app.metrics import Metrics
 from asgi_app.models import Item
 from asgi_app.routes import Handlers
 from asgi_app.settings import Settings, parse_settings
@@ -78,6 +79,8 @@ class Harness:
     issued: list[str]
     key: str
     bot_task: asyncio.Task[None]
+    audit: AuditTrail
+    metrics: Metrics
 
     def auth(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.key}"}
@@ -100,21 +103,28 @@ def settings_overrides() -> dict[str, Any]:
 @pytest.fixture
 async def harness(tmp_path: Path, settings_overrides: dict[str, Any]) -> AsyncIterator[Harness]:
     settings = make_settings(**settings_overrides)
+    sink = ListSink()
+    audit = AuditTrail(
+        create_audit_logger(sink, platform_id=settings.platform_id),
+        log_content=settings.log_content,
+    )
     gateway = Gateway(
         queue_size=settings.queue_size,
         cache_size=settings.cache_size,
         cache_ttl=settings.cache_ttl,
         reply_deadline=settings.reply_deadline,
+        observer=audit,
     )
+    metrics = Metrics(gateway)
     keys = KeyManager(platform_id=settings.platform_id, state_file=tmp_path / "keys.json", ttl=3600)
-    sink = ListSink()
     issued: list[str] = []
     handlers = Handlers(
         settings=settings,
         gateway=gateway,
         keys=keys,
-        audit=create_audit_logger(sink),
+        audit=audit,
         on_key_issued=issued.append,
+        metrics=metrics,
     )
     app = create_app(handlers)
     bot = FakeBot(gateway)
@@ -123,6 +133,6 @@ async def harness(tmp_path: Path, settings_overrides: dict[str, Any]) -> AsyncIt
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
         key = keys.ensure("")
         assert key is not None
-        yield Harness(settings, gateway, keys, sink, bot, client, issued, key, task)
+        yield Harness(settings, gateway, keys, sink, bot, client, issued, key, task, audit, metrics)
     task.cancel()
     gateway.close()
