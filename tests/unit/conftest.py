@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,9 +102,28 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-async def harness(tmp_path: Path, settings_overrides: dict[str, Any]) -> AsyncIterator[Harness]:
+def audit_sink() -> Any:
+    """Where the harness's audit lines go; parametrize it to swap in a broken sink."""
+    return ListSink()
+
+
+KEY_SHAPE = re.compile(r"hep_[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+"""What one of our keys looks like; no audit line may contain one."""
+
+
+def assert_no_secrets(lines: list[str], secrets: list[str]) -> None:
+    """The audit lines hold no key (ours or any key-shaped string) and no signing secret."""
+    text = "\n".join(lines)
+    leaked = [s for s in secrets if s and s in text] + KEY_SHAPE.findall(text)
+    assert not leaked, f"secrets in the audit trail: {leaked}"
+
+
+@pytest.fixture
+async def harness(
+    tmp_path: Path, settings_overrides: dict[str, Any], audit_sink: Any
+) -> AsyncIterator[Harness]:
     settings = make_settings(**settings_overrides)
-    sink = ListSink()
+    sink = audit_sink
     audit = AuditTrail(
         create_audit_logger(sink, platform_id=settings.platform_id),
         log_content=settings.log_content,
@@ -136,3 +156,7 @@ async def harness(tmp_path: Path, settings_overrides: dict[str, Any]) -> AsyncIt
         yield Harness(settings, gateway, keys, sink, bot, client, issued, key, task, audit, metrics)
     task.cancel()
     gateway.close()
+    if isinstance(sink, ListSink):
+        # Every test that used the harness doubles as a secret scan of its audit lines.
+        state = json.loads((tmp_path / "keys.json").read_text("utf-8"))
+        assert_no_secrets(sink.raw, [key, *issued, state["secret"]])
