@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -81,10 +81,14 @@ class AuditTrail:
         backups: int,
         log_content: bool = False,
         echo: Echo | None = None,
+        quiet_paths: Collection[str] = (),
     ) -> AuditTrail:
-        """The production trail: JSON lines into a rotating ``path``, echoed to ``echo``."""
+        """The production trail: JSON lines into a rotating ``path``, echoed to ``echo``
+        (except successful requests to ``quiet_paths``)."""
         sink = file_sink(path, max_bytes=max_bytes, backups=backups)
-        logger = create_audit_logger(sink, echo=echo, platform_id=platform_id)
+        logger = create_audit_logger(
+            sink, echo=echo, quiet_paths=quiet_paths, platform_id=platform_id
+        )
         return cls(logger, log_content=log_content, sink=sink)
 
     def close(self) -> None:

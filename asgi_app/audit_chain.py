@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -30,20 +30,20 @@ SECRET_FIELDS = frozenset(
 """Field names whose values never reach the file, whoever passes them."""
 
 ECHO_FIELDS = (
-    "method",
-    "path",
-    "status",
-    "duration_ms",
-    "reason",
     "msg_id",
     "sender_id",
     "session_id",
-    "key_fp",
+    "method",
+    "path",
+    "status",
+    "reason",
     "item_type",
     "items",
     "attempt",
     "outcome",
     "next_retry_s",
+    "duration_ms",
+    "key_fp",
     "error",
 )
 """What the short human line in AstrBot's log shows, in this order, when present."""
@@ -73,13 +73,21 @@ class EchoToHost:
     Args:
         echo: called with (level, line); AstrBot's plugin logger in production.
         prefix: start of every line, e.g. ``[http_endpoint]``.
+        quiet_paths: successful ``request`` lines for these paths stay in the file only
+            (a monitor polling the health check would otherwise flood AstrBot's log).
     """
 
-    def __init__(self, echo: Echo, *, prefix: str = "[http_endpoint]") -> None:
+    def __init__(
+        self, echo: Echo, *, prefix: str = "[http_endpoint]", quiet_paths: Collection[str] = ()
+    ) -> None:
         self.echo = echo
         self.prefix = prefix
+        self.quiet_paths = quiet_paths
 
     def __call__(self, _: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+        if event_dict.get("event") == "request" and event_dict.get("path") in self.quiet_paths:
+            if isinstance(event_dict.get("status"), int) and event_dict["status"] < 400:
+                return event_dict
         level = logging.getLevelNamesMapping().get(str(event_dict.get("level", "")).upper())
         shown = [f"{k}={event_dict[k]}" for k in ECHO_FIELDS if event_dict.get(k) is not None]
         line = " ".join([self.prefix, str(event_dict.get("event")), *shown])
@@ -90,7 +98,9 @@ class EchoToHost:
         return event_dict
 
 
-def audit_processors(*, echo: Echo | None = None) -> list[Processor]:
+def audit_processors(
+    *, echo: Echo | None = None, quiet_paths: Collection[str] = ()
+) -> list[Processor]:
     """The chain: context, level, UTC ISO time, tracebacks without locals, redaction, JSON."""
     chain: list[Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -104,7 +114,7 @@ def audit_processors(*, echo: Echo | None = None) -> list[Processor]:
         order_common_fields,
     ]
     if echo is not None:
-        chain.append(EchoToHost(echo))
+        chain.append(EchoToHost(echo, quiet_paths=quiet_paths))
     chain.append(structlog.processors.JSONRenderer(ensure_ascii=False))
     return chain
 
@@ -159,11 +169,13 @@ def close_sink(sink: logging.Logger) -> None:
         handler.close()
 
 
-def create_audit_logger(sink: Any, *, echo: Echo | None = None, **initial: Any) -> Any:
+def create_audit_logger(
+    sink: Any, *, echo: Echo | None = None, quiet_paths: Collection[str] = (), **initial: Any
+) -> Any:
     """Wrap ``sink`` (a stdlib logger or anything with ``.info(str)``) in our chain."""
     return structlog.wrap_logger(
         sink,
-        processors=audit_processors(echo=echo),
+        processors=audit_processors(echo=echo, quiet_paths=quiet_paths),
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
         cache_logger_on_first_use=False,
         **initial,

@@ -24,6 +24,7 @@ from ..asgi_app.gateway import Gateway, Submission
 from ..asgi_app.key_audit import ensure_key_audited
 from ..asgi_app.keys import KeyManager
 from ..asgi_app.metrics import Metrics
+from ..asgi_app.ops import HEALTH_PATH
 from ..asgi_app.routes import Handlers
 from ..asgi_app.settings import (
     ADAPTER_TYPE,
@@ -105,6 +106,7 @@ class HttpEndpointAdapter(Platform):
             backups=settings.log_backups,
             log_content=settings.log_content,
             echo=_echo,
+            quiet_paths={HEALTH_PATH},
         )
         keys = KeyManager(
             platform_id=settings.platform_id,

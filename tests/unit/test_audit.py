@@ -231,14 +231,21 @@ def test_secret_named_fields_are_redacted_and_tracebacks_have_no_locals() -> Non
 
 
 def test_echo_writes_a_short_human_line_at_info_or_above() -> None:
-    """We expect the host logger to get one line per event, warnings as warnings."""
+    """We expect one host line per event (warnings as warnings), minus healthy health checks."""
     echoed: list[tuple[int, str]] = []
-    trail = AuditTrail(create_audit_logger(ListSink(), echo=lambda lv, s: echoed.append((lv, s))))
+    logger = create_audit_logger(
+        ListSink(), echo=lambda lv, s: echoed.append((lv, s)), quiet_paths={"/health"}
+    )
+    trail = AuditTrail(logger)
     trail.info("request", method="POST", path="/p", status=200, msg_id="m1", extra="hidden")
+    trail.info("request", method="GET", path="/health", status=200)
     trail.auth_failed(reason="expired", key_fp="abc123")
+    trail.info("request", method="GET", path="/health", status=503)
+    assert len(echoed) == 3  # the healthy health check stays out of the host's log
+    assert "status=503" in echoed[2][1]
     assert echoed[0] == (
         logging.INFO,
-        "[http_endpoint] request method=POST path=/p status=200 msg_id=m1",
+        "[http_endpoint] request msg_id=m1 method=POST path=/p status=200",
     )
     assert echoed[1] == (
         logging.WARNING,
