@@ -224,6 +224,14 @@ class AuditTrail:
 
     # -- lifecycle ---------------------------------------------------------------
 
+    def adapter_started(self, *, chat_path: str) -> None:
+        """The endpoint is mounted and serving (explains the gap before the first request)."""
+        self.info("adapter_started", **self._explicit(), chat_path=chat_path)
+
+    def adapter_stopped(self) -> None:
+        """The endpoint stopped serving; open records were finished with reason ``shutdown``."""
+        self.info("adapter_stopped", **self._explicit())
+
     def config_error(self, *, error: str) -> None:
         """The platform config cannot be used; AstrBot shows the same text as the error."""
         self.error("config_error", error=error)

@@ -143,11 +143,13 @@ class HttpEndpointAdapter(Platform):
                 owner=settings.platform_id,
             )
             self._mount.install()
+            audit.adapter_started(chat_path=settings.chat_path)
             logger.info(f"[http_endpoint] {settings.platform_id} serving POST {settings.chat_path}")
             while True:
                 self._commit(await gateway.next_submission())
         finally:
             self._shutdown()
+            audit.adapter_stopped()
             audit.close()
 
     async def terminate(self) -> None:

@@ -316,3 +316,17 @@ def test_startup_key_events_say_why_and_what_was_revoked(tmp_path: Path) -> None
     assert sink.lines[1]["key_fp"] == fingerprint(second)
     text = "\n".join(sink.raw)
     assert first not in text and second not in text
+
+
+def test_lifecycle_lines_carry_no_request_context() -> None:
+    """We expect adapter_started/stopped with null request fields even inside a request."""
+    sink = ListSink()
+    trail = AuditTrail(create_audit_logger(sink, platform_id="p"))
+    with structlog.contextvars.bound_contextvars(request_id="r", key_fp="fp", msg_id="m"):
+        trail.adapter_started(chat_path="/api/plug/v1/chat")
+        trail.adapter_stopped()
+    started, stopped = sink.lines
+    assert started["chat_path"] == "/api/plug/v1/chat" and stopped["event"] == "adapter_stopped"
+    for line in (started, stopped):
+        assert (line["request_id"], line["key_fp"], line["msg_id"]) == (None, None, None)
+        assert line["platform_id"] == "p"
