@@ -168,31 +168,31 @@ class AuditTrail:
         self,
         *,
         msg_id: str,
-        sender_id: str,
-        delivery_id: str,
+        webhook_id: str,
         attempt: int,
         status: int | None,
         outcome: str,
         duration_ms: float,
         next_retry_s: float | None = None,
         error: str | None = None,
+        sender_id: str | None = None,
     ) -> None:
-        """One POST to the callback URL.
+        """One POST to the callback URL (outside any request: fields are explicit).
 
         Args:
-            delivery_id: the ``webhook-id`` of the delivery (same on every retry).
+            webhook_id: the delivery's ``webhook-id`` (the same on every retry).
             attempt: 1 for the first try.
             status: the receiver's HTTP status, None when no response came.
             outcome: ``delivered``, ``retry`` (another attempt is scheduled) or ``failed``.
             next_retry_s: seconds until the next attempt (``retry`` only).
-            error: exception class and message when no response came (never a secret).
+            error: what went wrong (``HTTP 502``, ``timeout after 10 s``; never a secret).
         """
         self._emit(
             "info" if outcome == "delivered" else "warning",
             "callback_attempt",
             {
                 **self._explicit(msg_id=msg_id, sender_id=sender_id),
-                "delivery_id": delivery_id,
+                "webhook_id": webhook_id,
                 "attempt": attempt,
                 "status": status,
                 "outcome": outcome,
@@ -206,20 +206,20 @@ class AuditTrail:
         self,
         *,
         msg_id: str,
-        sender_id: str,
-        delivery_id: str,
+        webhook_id: str,
         attempts: int,
-        last_status: int | None,
-        last_error: str | None,
+        error: str,
+        status: int | None = None,
+        sender_id: str | None = None,
     ) -> None:
-        """A delivery gave up after ``attempts`` tries; it stays in the outbox for inspection."""
+        """A delivery was given up after ``attempts`` tries; it is kept for inspection."""
         self.error(
             "callback_dead_letter",
             **self._explicit(msg_id=msg_id, sender_id=sender_id),
-            delivery_id=delivery_id,
+            webhook_id=webhook_id,
             attempts=attempts,
-            last_status=last_status,
-            last_error=last_error,
+            status=status,
+            error=error,
         )
 
     # -- lifecycle ---------------------------------------------------------------

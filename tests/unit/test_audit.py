@@ -269,22 +269,22 @@ def test_building_the_trail_touches_neither_structlog_config_nor_the_root_logger
 
 
 def test_callback_events_have_the_documented_shape() -> None:
-    """We expect the API issue 4 calls to write the documented fields."""
+    """We expect the API the callback worker calls to write the documented fields."""
     sink = ListSink()
     trail = AuditTrail(create_audit_logger(sink, platform_id="p"))
-    trail.callback_attempt(
-        msg_id="m",
-        sender_id="s",
-        delivery_id="msg_1",
-        attempt=2,
-        status=502,
-        outcome="retry",
-        duration_ms=12.3456,
-        next_retry_s=4.0,
-    )
-    trail.dead_letter(
-        msg_id="m", sender_id="s", delivery_id="msg_1", attempts=4, last_status=None, last_error="x"
-    )
+    with structlog.contextvars.bound_contextvars(request_id="unrelated", key_fp="fp"):
+        trail.callback_attempt(
+            msg_id="m",
+            sender_id="s",
+            webhook_id="msg_1",
+            attempt=2,
+            status=502,
+            outcome="retry",
+            duration_ms=12.3456,
+            next_retry_s=4.0,
+            error="HTTP 502",
+        )
+        trail.dead_letter(msg_id="m", webhook_id="msg_1", attempts=4, error="timeout after 10 s")
     attempt, dead = sink.lines
     assert attempt["level"] == "warning" and attempt["duration_ms"] == 12.346
     assert {k: attempt[k] for k in ("attempt", "status", "outcome", "next_retry_s")} == {
@@ -294,7 +294,8 @@ def test_callback_events_have_the_documented_shape() -> None:
         "next_retry_s": 4.0,
     }
     assert dead["event"] == "callback_dead_letter" and dead["level"] == "error"
-    assert dead["msg_id"] == "m" and dead["platform_id"] == "p"
+    assert dead["msg_id"] == "m" and dead["platform_id"] == "p" and dead["attempts"] == 4
+    assert attempt["request_id"] is None and dead["key_fp"] is None  # no ambient context
 
 
 def test_startup_key_events_say_why_and_what_was_revoked(tmp_path: Path) -> None:
