@@ -98,7 +98,7 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         reply_deadline=_number(values, "hep_reply_deadline", minimum=1),
         queue_size=_integer(values, "hep_queue_size", minimum=1),
         log_max_bytes=_integer(values, "hep_log_max_bytes", minimum=1024),
-        log_backups=_integer(values, "hep_log_backups", minimum=0),
+        log_backups=_integer(values, "hep_log_backups", minimum=1),
         log_content=_boolean(values, "hep_log_content"),
     )
 

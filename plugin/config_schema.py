@@ -88,9 +88,9 @@ _FIELDS: dict[str, tuple[str, str, str, str, str]] = {
     ),
     "hep_log_backups": (
         "审计日志保留份数",
-        "轮转后保留的旧文件数（audit.log.1 …），默认 5；0 表示只截断不保留。",
+        "轮转后保留的旧文件数（audit.log.1 …），默认 5，至少 1。",
         "Audit log backups",
-        "Rotated files kept (audit.log.1 …), default 5; 0 keeps none.",
+        "Rotated files kept (audit.log.1 …), default 5, at least 1.",
         "string",
     ),
     "hep_log_content": (
