@@ -14,9 +14,12 @@ from starlette.routing import Route
 
 from .envelope import error_response
 from .errors import HepError, MethodNotAllowed, NotFound
+from .metrics import Metrics
 from .middleware.access_log import AccessLogMiddleware
 from .middleware.auth import BearerAuthMiddleware, key_claims
 from .middleware.context import RequestContextMiddleware, request_context
+from .middleware.metrics import MetricsMiddleware
+from .ops import HEALTH_PATH, OpsHandlers
 from .routes import Handlers
 from .settings import HEP_PREFIX
 
@@ -38,13 +41,17 @@ def create_app(handlers: Handlers) -> Starlette:
         Route(chat + "/", handlers.post_message, methods=["POST"]),
         Route(f"{HEP_PREFIX}/refresh_token", handlers.refresh_token, methods=["GET", "POST"]),
     ]
+    metrics = handlers.metrics if handlers.metrics is not None else Metrics(handlers.gateway)
+    routes += OpsHandlers(intake=handlers.gateway, metrics=metrics).routes()
     middleware = [
         Middleware(RequestContextMiddleware),
+        Middleware(MetricsMiddleware, metrics=metrics, routes=routes),
         Middleware(AccessLogMiddleware, logger=audit),
         Middleware(
             BearerAuthMiddleware,
             verify=handlers.keys.verify,
-            on_failure=lambda reason, key_fp: audit.warning("auth_failed", reason=reason),
+            public_paths={HEALTH_PATH},
+            on_failure=lambda reason, key_fp: audit.auth_failed(reason=reason, key_fp=key_fp),
         ),
     ]
     exception_handlers: dict[Any, Any] = {
@@ -82,7 +89,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def _unexpected_error(audit: Any) -> Any:
     async def handler(request: Request, exc: Exception) -> Response:
-        audit.error("internal_error", exc_info=exc)
+        audit.internal_error(exc)
         return error_response(HepError("internal error"), **_envelope_ttl(request))
 
     return handler

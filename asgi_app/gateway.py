@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from cachetools import TTLCache
 
@@ -29,6 +30,17 @@ class Submission:
     record: Record
 
 
+class GatewayObserver(Protocol):
+    """Told about reply traffic (the audit trail); must never raise."""
+
+    def published(self, record: Record | None, session_id: str, items: list[Item]) -> None:
+        """Items reached a record (or, once it is done, its session's mailbox),
+        or with ``record`` None a bot-initiated message reached a session's mailbox."""
+
+    def finished(self, record: Record, reason: str) -> None:
+        """A record became done: ``pipeline``, ``deadline`` or ``shutdown``."""
+
+
 class Gateway:
     """Inbound queue + reply store + session mailboxes, all on AstrBot's event loop.
 
@@ -38,6 +50,7 @@ class Gateway:
         cache_ttl: seconds a finished record stays readable (and a mailbox lives).
         reply_deadline: seconds after which an unfinished record is marked done.
         timer: monotonic clock, injectable for tests.
+        observer: told about published items and finished records (the audit trail).
     """
 
     def __init__(
@@ -48,11 +61,14 @@ class Gateway:
         cache_ttl: float,
         reply_deadline: float,
         timer: Callable[[], float] = time.monotonic,
+        observer: GatewayObserver | None = None,
     ) -> None:
         self._queue: asyncio.Queue[Submission] = asyncio.Queue(maxsize=queue_size)
         self._records: TTLCache[RecordKey, Record] = TTLCache(cache_size, cache_ttl, timer)
         self._mailboxes: TTLCache[str, list[Item]] = TTLCache(cache_size, cache_ttl, timer)
         self._reply_deadline = reply_deadline
+        self._observer = observer
+        self._closed = False
 
     @property
     def queue_depth(self) -> int:
@@ -61,6 +77,15 @@ class Gateway:
     @property
     def record_count(self) -> int:
         return len(self._records)
+
+    @property
+    def accepting(self) -> bool:
+        """Whether a new message would be taken now (health: not stopping, queue not full)."""
+        return not self._closed and not self._queue.full()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def submit(self, inbound: Inbound) -> tuple[Record, bool]:
         """Return the record for this message, queueing it only the first time.
@@ -72,6 +97,10 @@ class Gateway:
         record = self._records.get(key)
         if record is not None:
             return record, False
+        if self._closed:
+            raise Unavailable(
+                "the endpoint is stopping; retry later", retry_after=QUEUE_FULL_RETRY_AFTER
+            )
         record = Record(key, inbound.session_id)
         try:
             self._queue.put_nowait(Submission(inbound, record))
@@ -82,7 +111,7 @@ class Gateway:
             ) from None
         self._records[key] = record
         record.deadline = asyncio.get_running_loop().call_later(
-            self._reply_deadline, record.finish, True
+            self._reply_deadline, self._expire, record
         )
         return record, True
 
@@ -94,18 +123,25 @@ class Gateway:
         if not items:
             return
         if record.done:
-            self.publish_to_session(record.session_id, items)
+            self._to_mailbox(record.session_id, items)
         else:
             record.append(items)
+        if self._observer is not None:
+            self._observer.published(record, record.session_id, items)
 
     def publish_to_session(self, session_id: str, items: list[Item]) -> None:
         """Keep a bot-initiated message for the session's later responses."""
         if items:
-            self._mailboxes[session_id] = [*self._mailboxes.get(session_id, []), *items]
+            self._to_mailbox(session_id, items)
+            if self._observer is not None:
+                self._observer.published(None, session_id, items)
+
+    def _to_mailbox(self, session_id: str, items: list[Item]) -> None:
+        self._mailboxes[session_id] = [*self._mailboxes.get(session_id, []), *items]
 
     def finish(self, record: Record) -> None:
         """The pipeline has finished: mark done and keep the record ``cache_ttl`` longer."""
-        record.finish()
+        self._finish(record, "pipeline")
         if self._records.get(record.key) is record:
             self._records[record.key] = record  # re-insert: the TTL counts from completion
 
@@ -119,5 +155,17 @@ class Gateway:
 
     def close(self) -> None:
         """Finish every open record so no waiter hangs past shutdown."""
+        self._closed = True
         for record in list(self._records.values()):
-            record.finish(timed_out=True)
+            self._finish(record, "shutdown", timed_out=True)
+
+    def _expire(self, record: Record) -> None:
+        self._finish(record, "deadline", timed_out=True)
+
+    def _finish(self, record: Record, reason: str, *, timed_out: bool = False) -> None:
+        """Mark done once; the observer hears about the transition only."""
+        if record.done:
+            return
+        record.finish(timed_out=timed_out)
+        if self._observer is not None:
+            self._observer.finished(record, reason)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import string
+import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -78,6 +79,10 @@ class Record:
         self.timed_out = False
         self.absorbed: set[str] = set()
         self.deadline: asyncio.TimerHandle | None = None
+        self.created_at = time.monotonic()
+        # Audit fields of the request that created it (request id, key fingerprint):
+        # lines logged from AstrBot's side have no request context to take them from.
+        self.origin: dict[str, str | None] = {}
         self._changed = asyncio.Event()
 
     @property

@@ -5,14 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from .audit import AuditTrail
 from .envelope import envelope
 from .gateway import Gateway
-from .keys import KeyClaims, KeyManager
+from .keys import KeyClaims, KeyManager, fingerprint
+from .metrics import Metrics
 from .middleware.auth import key_claims
 from .middleware.context import request_context
 from .models import Record
@@ -33,15 +34,17 @@ class Handlers:
         audit: structlog audit logger.
         on_key_issued: persists a newly issued key (writes it to the platform config).
         clock: wall clock for ``api_key_ttl``.
+        metrics: the instance's Prometheus metrics (``create_app`` makes one when None).
     """
 
     settings: Settings
     gateway: Gateway
     keys: KeyManager
-    audit: Any
+    audit: AuditTrail
     on_key_issued: Callable[[str], None]
     body_limit: int = DEFAULT_BODY_LIMIT
     clock: Callable[[], float] = time.time
+    metrics: Metrics | None = None
 
     async def post_message(self, request: Request) -> JSONResponse:
         """Submit a message (first time only) and answer with its record.
@@ -54,7 +57,7 @@ class Handlers:
         request_context(request.scope).bind(msg_id=inbound.msg_id, sender_id=inbound.sender_id)
         record, created = self.gateway.submit(inbound)
         if created:
-            self.audit.info("message_accepted", parts=[p.type for p in inbound.parts])
+            self.audit.message_accepted(record, inbound)
         await record.wait_done(self.settings.wait_timeout)
         return self._record_response(record, self._claims(request))
 
@@ -64,7 +67,7 @@ class Handlers:
         self.on_key_issued(new_key)
         claims = self.keys.verify(new_key)
         ttl = claims.ttl(self.clock())
-        self.audit.info("key_refreshed", new_key_generation=claims.generation)
+        self.audit.key_refreshed(new_key_fp=fingerprint(new_key), generation=claims.generation)
         data = [{"api_key": new_key, "api_key_ttl": ttl}]
         return JSONResponse(envelope(api_key_ttl=ttl, data=data))
 

@@ -29,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     "hep_wait_timeout": "30",
     "hep_reply_deadline": "300",
     "hep_queue_size": "1000",
+    "hep_log_max_bytes": "10485760",
+    "hep_log_backups": "5",
+    "hep_log_content": False,
 }
 
 _ENDPOINT_RE = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
@@ -54,6 +57,8 @@ class Settings:
         wait_timeout: how long a POST waits for the pipeline before answering 202 (s).
         reply_deadline: after this many seconds a reply record is marked done anyway.
         queue_size: bound of the inbound queue; when full, POSTs get 503.
+        log_max_bytes / log_backups: size at which the audit file rotates, files kept.
+        log_content: include message text (truncated) in the audit trail.
     """
 
     platform_id: str
@@ -67,6 +72,9 @@ class Settings:
     wait_timeout: float
     reply_deadline: float
     queue_size: int
+    log_max_bytes: int = 10 * 1024 * 1024
+    log_backups: int = 5
+    log_content: bool = False
 
     @property
     def chat_path(self) -> str:
@@ -89,6 +97,9 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         wait_timeout=_number(values, "hep_wait_timeout", minimum=0),
         reply_deadline=_number(values, "hep_reply_deadline", minimum=1),
         queue_size=_integer(values, "hep_queue_size", minimum=1),
+        log_max_bytes=_integer(values, "hep_log_max_bytes", minimum=1024),
+        log_backups=_integer(values, "hep_log_backups", minimum=1),
+        log_content=_boolean(values, "hep_log_content"),
     )
 
 

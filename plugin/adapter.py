@@ -19,11 +19,21 @@ from astrbot.core.platform.message_session import MessageSession
 from astrbot.core.utils.astrbot_path import get_astrbot_plugin_data_path
 
 from ..asgi_app.app import create_app
-from ..asgi_app.audit import close_sink, create_audit_logger, file_sink
+from ..asgi_app.audit import AuditTrail
 from ..asgi_app.gateway import Gateway, Submission
+from ..asgi_app.key_audit import ensure_key_audited
 from ..asgi_app.keys import KeyManager
+from ..asgi_app.metrics import Metrics
+from ..asgi_app.ops import HEALTH_PATH
 from ..asgi_app.routes import Handlers
-from ..asgi_app.settings import ADAPTER_TYPE, HEP_PREFIX, Settings, SettingsError, parse_settings
+from ..asgi_app.settings import (
+    ADAPTER_TYPE,
+    DEFAULTS,
+    HEP_PREFIX,
+    Settings,
+    SettingsError,
+    parse_settings,
+)
 from .config_schema import CONFIG_METADATA, DEFAULT_CONFIG_TEMPLATE, I18N_RESOURCES
 from .config_store import save_platform_config
 from .convert import to_astrbot_message, to_items
@@ -32,6 +42,8 @@ from .mount import Mount, wait_for_dashboard
 
 PLUGIN_NAME = "astrbot_plugin_http_endpoint"
 DISPLAY_NAME = "HTTP Endpoint"
+DEFAULT_LOG_MAX_BYTES = int(DEFAULTS["hep_log_max_bytes"])
+DEFAULT_LOG_BACKUPS = int(DEFAULTS["hep_log_backups"])
 DESCRIPTION = "通过 HTTP 接口与 AstrBot 对话（轮询 / 回调）。Talk to AstrBot over plain HTTP."
 
 
@@ -66,6 +78,7 @@ class HttpEndpointAdapter(Platform):
             # Raised from run() so AstrBot records it as this platform's error and keeps running.
             self._settings_error = exc
         self._gateway: Gateway | None = None
+        self._metrics: Metrics | None = None
         self._mount: Mount | None = None
 
     def meta(self) -> PlatformMetadata:
@@ -82,31 +95,44 @@ class HttpEndpointAdapter(Platform):
         if self._settings is None:
             assert self._settings_error is not None
             logger.error(f"[http_endpoint] invalid configuration: {self._settings_error}")
+            self._log_config_error(self._settings_error)
             raise self._settings_error
         settings = self._settings
         data_dir = plugin_data_dir()
+        audit = AuditTrail.to_file(
+            data_dir / audit_file_name(settings.platform_id),
+            platform_id=settings.platform_id,
+            max_bytes=settings.log_max_bytes,
+            backups=settings.log_backups,
+            log_content=settings.log_content,
+            echo=_echo,
+            quiet_paths={HEALTH_PATH},
+        )
         keys = KeyManager(
             platform_id=settings.platform_id,
             state_file=data_dir / "keys" / f"{_file_safe(settings.platform_id)}.json",
             ttl=settings.api_key_ttl,
         )
-        new_key = keys.ensure(str(settings.api_key))
+        new_key = ensure_key_audited(keys, str(settings.api_key), audit)
         if new_key is not None:
             self._write_key(new_key)
-        sink = file_sink(data_dir / "audit.log")
-        audit = create_audit_logger(sink).bind(platform_id=settings.platform_id)
         self._gateway = gateway = Gateway(
             queue_size=settings.queue_size,
             cache_size=settings.cache_size,
             cache_ttl=settings.cache_ttl,
             reply_deadline=settings.reply_deadline,
+            observer=audit,
         )
+        # Wiring point for callbacks (issue 4): metrics.watch_outbox(...), and the
+        # delivery worker calls metrics.callback_attempt / audit.callback_attempt.
+        self._metrics = Metrics(gateway)
         handlers = Handlers(
             settings=settings,
             gateway=gateway,
             keys=keys,
             audit=audit,
             on_key_issued=self._write_key,
+            metrics=self._metrics,
         )
         try:
             dashboard = await wait_for_dashboard()
@@ -117,12 +143,14 @@ class HttpEndpointAdapter(Platform):
                 owner=settings.platform_id,
             )
             self._mount.install()
+            audit.adapter_started(chat_path=settings.chat_path)
             logger.info(f"[http_endpoint] {settings.platform_id} serving POST {settings.chat_path}")
             while True:
                 self._commit(await gateway.next_submission())
         finally:
             self._shutdown()
-            close_sink(sink)
+            audit.adapter_stopped()
+            audit.close()
 
     async def terminate(self) -> None:
         """Stop serving at once; AstrBot cancels ``run()`` right after this returns."""
@@ -162,6 +190,30 @@ class HttpEndpointAdapter(Platform):
             logger.info(f"[http_endpoint] {self.meta().id} stopped serving")
         if self._gateway is not None:
             self._gateway.close()
+
+    def _log_config_error(self, error: SettingsError) -> None:
+        """The audit file gets the error too (default sizes: the config is what failed)."""
+        platform_id = str(self.config.get("id") or ADAPTER_TYPE)
+        audit = AuditTrail.to_file(
+            plugin_data_dir() / audit_file_name(platform_id),
+            platform_id=platform_id,
+            max_bytes=DEFAULT_LOG_MAX_BYTES,
+            backups=DEFAULT_LOG_BACKUPS,
+        )
+        audit.config_error(error=str(error))
+        audit.close()
+
+
+def audit_file_name(platform_id: str) -> str:
+    """``audit.log`` for the default instance; one file per other instance (own rotation)."""
+    if platform_id == ADAPTER_TYPE:
+        return "audit.log"
+    return f"audit.{_file_safe(platform_id)}.log"
+
+
+def _echo(level: int, line: str) -> None:
+    """The audit line's short human form in AstrBot's log (this plugin's logger)."""
+    logger.log(level, line)
 
 
 def _file_safe(name: str) -> str:

@@ -79,6 +79,28 @@ _FIELDS: dict[str, tuple[str, str, str, str, str]] = {
         "Messages waiting for AstrBot; when full, new ones get 503 (default 1000).",
         "string",
     ),
+    "hep_log_max_bytes": (
+        "审计日志大小上限（字节）",
+        "插件数据目录下 audit.log 超过此大小即轮转，默认 10485760（10 MiB）。",
+        "Audit log size (bytes)",
+        "audit.log in the plugin's data directory rotates past this size (default 10 MiB).",
+        "string",
+    ),
+    "hep_log_backups": (
+        "审计日志保留份数",
+        "轮转后保留的旧文件数（audit.log.1 …），默认 5，至少 1。",
+        "Audit log backups",
+        "Rotated files kept (audit.log.1 …), default 5, at least 1.",
+        "string",
+    ),
+    "hep_log_content": (
+        "审计日志记录消息内容",
+        "开启后审计日志记录消息文本（截断到 200 字）；默认关闭。密钥与签名永不记录。",
+        "Log message content",
+        "When on, the audit trail includes message text (truncated to 200 chars); "
+        "off by default. Keys and signatures are never logged.",
+        "bool",
+    ),
 }
 
 DEFAULT_CONFIG_TEMPLATE: dict[str, Any] = {

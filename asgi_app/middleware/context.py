@@ -95,7 +95,12 @@ class RequestContextMiddleware:
                     headers["X-Msg-Id"] = quote(context.msg_id, safe=_HEADER_SAFE)
             await send(message)
 
+        client = scope.get("client")
         with structlog.contextvars.bound_contextvars(
-            request_id=request_id, msg_id=None, sender_id=None, key_fp=None
+            request_id=request_id,
+            msg_id=None,
+            sender_id=None,
+            key_fp=None,
+            client_ip=client[0] if client else None,
         ):
             await self.app(scope, receive, send_with_context)

@@ -32,6 +32,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if _E2E_DIR in Path(item.path).resolve().parents:
             item.add_marker(pytest.mark.e2e)
+    # Scans of what the whole session left behind (e.g. the audit file) go last.
+    items.sort(key=lambda item: item.get_closest_marker("run_last") is not None)
 
 
 @pytest.hookimpl(wrapper=True)

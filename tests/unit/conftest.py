@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,9 +14,10 @@ import httpx
 import pytest
 
 from asgi_app.app import create_app
-from asgi_app.audit import create_audit_logger
+from asgi_app.audit import AuditTrail, create_audit_logger
 from asgi_app.gateway import Gateway, Submission
 from asgi_app.keys import KeyManager
+from asgi_app.metrics import Metrics
 from asgi_app.models import Item
 from asgi_app.routes import Handlers
 from asgi_app.settings import Settings, parse_settings
@@ -78,6 +80,8 @@ class Harness:
     issued: list[str]
     key: str
     bot_task: asyncio.Task[None]
+    audit: AuditTrail
+    metrics: Metrics
 
     def auth(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.key}"}
@@ -98,23 +102,49 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-async def harness(tmp_path: Path, settings_overrides: dict[str, Any]) -> AsyncIterator[Harness]:
+def audit_sink() -> Any:
+    """Where the harness's audit lines go; parametrize it to swap in a broken sink."""
+    return ListSink()
+
+
+KEY_SHAPE = re.compile(r"hep_[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+"""What one of our keys looks like; no audit line may contain one."""
+
+
+def assert_no_secrets(lines: list[str], secrets: list[str]) -> None:
+    """The audit lines hold no key (ours or any key-shaped string) and no signing secret."""
+    text = "\n".join(lines)
+    leaked = [s for s in secrets if s and s in text] + KEY_SHAPE.findall(text)
+    assert not leaked, f"secrets in the audit trail: {leaked}"
+
+
+@pytest.fixture
+async def harness(
+    tmp_path: Path, settings_overrides: dict[str, Any], audit_sink: Any
+) -> AsyncIterator[Harness]:
     settings = make_settings(**settings_overrides)
+    sink = audit_sink
+    audit = AuditTrail(
+        create_audit_logger(sink, platform_id=settings.platform_id),
+        log_content=settings.log_content,
+    )
     gateway = Gateway(
         queue_size=settings.queue_size,
         cache_size=settings.cache_size,
         cache_ttl=settings.cache_ttl,
         reply_deadline=settings.reply_deadline,
+        observer=audit,
     )
+    metrics = Metrics(gateway)
     keys = KeyManager(platform_id=settings.platform_id, state_file=tmp_path / "keys.json", ttl=3600)
-    sink = ListSink()
     issued: list[str] = []
     handlers = Handlers(
         settings=settings,
         gateway=gateway,
         keys=keys,
-        audit=create_audit_logger(sink),
+        audit=audit,
         on_key_issued=issued.append,
+        metrics=metrics,
     )
     app = create_app(handlers)
     bot = FakeBot(gateway)
@@ -123,6 +153,10 @@ async def harness(tmp_path: Path, settings_overrides: dict[str, Any]) -> AsyncIt
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
         key = keys.ensure("")
         assert key is not None
-        yield Harness(settings, gateway, keys, sink, bot, client, issued, key, task)
+        yield Harness(settings, gateway, keys, sink, bot, client, issued, key, task, audit, metrics)
     task.cancel()
     gateway.close()
+    if isinstance(sink, ListSink):
+        # Every test that used the harness doubles as a secret scan of its audit lines.
+        state = json.loads((tmp_path / "keys.json").read_text("utf-8"))
+        assert_no_secrets(sink.raw, [key, *issued, state["secret"]])
