@@ -14,8 +14,9 @@ from starlette.routing import Route
 
 from .envelope import error_response
 from .errors import HepError, MethodNotAllowed, NotFound
+from .files import FILES_PREFIX
 from .middleware.access_log import AccessLogMiddleware
-from .middleware.auth import BearerAuthMiddleware, key_claims
+from .middleware.auth import BearerAuthMiddleware, PublicPaths, key_claims
 from .middleware.context import RequestContextMiddleware, request_context
 from .routes import Handlers
 from .settings import HEP_PREFIX
@@ -38,12 +39,15 @@ def create_app(handlers: Handlers) -> Starlette:
         Route(chat + "/", handlers.post_message, methods=["POST"]),
         Route(f"{HEP_PREFIX}/refresh_token", handlers.refresh_token, methods=["GET", "POST"]),
     ]
+    if handlers.files is not None:
+        routes.append(handlers.files.route())
     middleware = [
         Middleware(RequestContextMiddleware),
         Middleware(AccessLogMiddleware, logger=audit),
         Middleware(
             BearerAuthMiddleware,
             verify=handlers.keys.verify,
+            public_paths=PublicPaths(prefixes=(FILES_PREFIX + "/",)),
             on_failure=lambda reason, key_fp: audit.warning("auth_failed", reason=reason),
         ),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from .envelope import envelope
+from .files import FileStore
 from .gateway import Gateway
 from .keys import KeyClaims, KeyManager
 from .middleware.auth import key_claims
@@ -33,6 +35,7 @@ class Handlers:
         audit: structlog audit logger.
         on_key_issued: persists a newly issued key (writes it to the platform config).
         clock: wall clock for ``api_key_ttl``.
+        files: the store behind signed file links (``None``: no file route).
     """
 
     settings: Settings
@@ -42,6 +45,7 @@ class Handlers:
     on_key_issued: Callable[[str], None]
     body_limit: int = DEFAULT_BODY_LIMIT
     clock: Callable[[], float] = time.time
+    files: FileStore | None = None
 
     async def post_message(self, request: Request) -> JSONResponse:
         """Submit a message (first time only) and answer with its record.
@@ -51,6 +55,8 @@ class Handlers:
         same sender never run the pipeline again.
         """
         inbound = parse_inbound(await read_json_body(request, limit=self.body_limit))
+        base_url = self.settings.public_base_url or str(request.base_url).rstrip("/")
+        inbound = dataclasses.replace(inbound, base_url=base_url)
         request_context(request.scope).bind(msg_id=inbound.msg_id, sender_id=inbound.sender_id)
         record, created = self.gateway.submit(inbound)
         if created:

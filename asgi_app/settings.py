@@ -29,9 +29,14 @@ DEFAULTS: dict[str, Any] = {
     "hep_wait_timeout": "30",
     "hep_reply_deadline": "300",
     "hep_queue_size": "1000",
+    "hep_public_base_url": "",
+    "hep_show_tool_calls": False,
+    "hep_show_reasoning": False,
+    "hep_files_max_mb": "256",
 }
 
 _ENDPOINT_RE = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
+_BASE_URL_RE = re.compile(r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 
@@ -54,6 +59,9 @@ class Settings:
         wait_timeout: how long a POST waits for the pipeline before answering 202 (s).
         reply_deadline: after this many seconds a reply record is marked done anyway.
         queue_size: bound of the inbound queue; when full, POSTs get 503.
+        public_base_url: origin of served file links; empty = the request's own origin.
+        show_tool_calls / show_reasoning: pass tool-status and reasoning messages on.
+        files_max_bytes: disk the served-file store may use.
     """
 
     platform_id: str
@@ -67,6 +75,10 @@ class Settings:
     wait_timeout: float
     reply_deadline: float
     queue_size: int
+    public_base_url: str
+    show_tool_calls: bool
+    show_reasoning: bool
+    files_max_bytes: int
 
     @property
     def chat_path(self) -> str:
@@ -89,6 +101,10 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         wait_timeout=_number(values, "hep_wait_timeout", minimum=0),
         reply_deadline=_number(values, "hep_reply_deadline", minimum=1),
         queue_size=_integer(values, "hep_queue_size", minimum=1),
+        public_base_url=_base_url(values, "hep_public_base_url"),
+        show_tool_calls=_boolean(values, "hep_show_tool_calls"),
+        show_reasoning=_boolean(values, "hep_show_reasoning"),
+        files_max_bytes=_integer(values, "hep_files_max_mb", minimum=1) * 1024 * 1024,
     )
 
 
@@ -147,3 +163,11 @@ def _boolean(values: Mapping[str, Any], key: str) -> bool:
     if text in _FALSE:
         return False
     raise SettingsError(f"{key}: expected true or false, got {value!r}")
+
+
+def _base_url(values: Mapping[str, Any], key: str) -> str:
+    """An ``http(s)://host[:port][/path]`` origin without a trailing slash, or empty."""
+    url = _text(values, key).rstrip("/")
+    if url and not _BASE_URL_RE.match(url):
+        raise SettingsError(f"{key}: use an http(s) URL like https://bot.example.com, got {url!r}")
+    return url
