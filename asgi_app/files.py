@@ -17,6 +17,7 @@ import hmac
 import mimetypes
 import secrets
 import shutil
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,8 +91,16 @@ class FileStore:
         return sum(f.size for f in self._files.values())
 
     async def add_path(self, source: Path, *, name: str = "") -> str:
-        """Copy a local file AstrBot handed us; return its signed path (no origin)."""
-        size = (await asyncio.to_thread(source.stat)).st_size
+        """Copy a local file AstrBot handed us; return its signed path (no origin).
+
+        Raises:
+            OSError: ``source`` is not a readable regular file.
+            FileTooLarge: it can never fit in the store.
+        """
+        info = await asyncio.to_thread(source.stat)
+        if not stat.S_ISREG(info.st_mode):
+            raise IsADirectoryError(f"not a regular file: {source}")
+        size = info.st_size
         file_id = self._make_room(size)
         target = self.directory / file_id
         await asyncio.to_thread(shutil.copyfile, source, target)
