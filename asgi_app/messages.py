@@ -176,7 +176,7 @@ def _check_data_url(url: str, kind: str, field: str) -> None:
         raise BadRequest(f"{field}: the data URL is empty")
     families = DATA_URL_FAMILIES.get(kind, ("",))
     if media_type != "application/octet-stream" and not media_type.startswith(families):
-        raise BadRequest(f"{field}: a {kind} part needs {families[0]}* data, got {media_type}")
+        raise BadRequest(f"{field}: type {kind} needs {families[0]}* data, got {media_type}")
 
 
 def _prefixed(
