@@ -113,6 +113,22 @@ PART_SHAPES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 """Parts of a ``mixed`` message: type → (required fields, optional fields)."""
 
 
+REPLY_ITEM_TYPES: dict[str, tuple[str, str]] = {
+    "text": ("string", ""),
+    "image": ("URL", ""),
+    "audio": ("URL", "text"),
+    "video": ("URL", ""),
+    "file": ("URL", "name"),
+    "at": ("user id", "name"),
+    "reply": ("message id", ""),
+    "tool_call": ("string", ""),
+    "reasoning": ("string", ""),
+    "unknown": ("object {component, detail?}", ""),
+}
+"""Reply items (``data[]``): type → (what ``content`` holds, its optional extra field).
+``tool_call``/``reasoning`` appear only with ``hep_show_tool_calls``/``hep_show_reasoning``."""
+
+
 def parse_parts(kind: str, body: Mapping[str, Any], read: StringReader) -> tuple[Part, ...]:
     """The parts of a message of type ``kind`` (400 naming ``type`` when it is unknown)."""
     shape = MESSAGE_SHAPES.get(kind)

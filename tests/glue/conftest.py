@@ -24,7 +24,7 @@ from tests.harness.astrbot_root import PLUGIN_FOLDER, REPO_ROOT
 
 _STAGE = Path(tempfile.mkdtemp(prefix="hep-glue-"))
 atexit.register(shutil.rmtree, _STAGE, ignore_errors=True)
-os.environ.setdefault("ASTRBOT_ROOT", str(_STAGE / "astrbot-root"))
+os.environ["ASTRBOT_ROOT"] = str(_STAGE / "astrbot-root")
 (_STAGE / PLUGIN_FOLDER).symlink_to(REPO_ROOT, target_is_directory=True)
 sys.path.insert(0, str(_STAGE))
 
