@@ -255,6 +255,11 @@ def test_proactive_message_reaches_the_session_once(
 
     [item] = wait_until(proactive_items, 30, message="the proactive message")
     assert proactive_items() == [item]  # polled again: still once, same item_id
+    body = chat(client, msg_id=first["msg_id"], query="x", sender_id="carol", **group)
+    [image] = [i for i in body["data"] if i["type"] == "image"]
+    assert image["content"].startswith(str(client.base_url.join(FILES)))  # remembered origin
+    with httpx.Client(trust_env=False, timeout=10) as anonymous:
+        assert anonymous.get(image["content"]).content == PNG
     if group:
         other = chat(client, query="/sid", sender_id="dave", **group)
         assert [i["item_id"] for i in other["data"] if i["content"] == "proactive hello"] == [

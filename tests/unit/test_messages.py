@@ -148,3 +148,9 @@ async def test_a_bad_scheme_is_a_400_envelope_naming_the_field(harness: Harness)
 async def test_the_request_origin_is_remembered_for_file_links(harness: Harness) -> None:
     await harness.chat(body(query="hi"))
     assert harness.bot.seen[0].inbound.base_url == "http://testserver"
+
+
+@pytest.mark.parametrize("settings_overrides", [{"hep_public_base_url": "https://bot.example.com"}])
+async def test_a_configured_public_base_url_wins_over_the_request_origin(harness: Harness) -> None:
+    await harness.chat(body(query="hi"))
+    assert harness.bot.seen[0].inbound.base_url == "https://bot.example.com"

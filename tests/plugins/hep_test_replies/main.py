@@ -43,13 +43,14 @@ REPORT = "hep report ✓\n".encode()
 PROACTIVE_DELAY = 0.5
 
 
-def _temp_file(event: AstrMessageEvent, suffix: str, data: bytes) -> str:
+def _temp_file(event: AstrMessageEvent | None, suffix: str, data: bytes) -> str:
     directory = get_astrbot_temp_path()
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, f"hep_test_{uuid.uuid4().hex}{suffix}")
     with open(path, "wb") as fh:
         fh.write(data)
-    event.track_temporary_local_file(path)  # AstrBot deletes it when the pipeline ends
+    if event is not None:
+        event.track_temporary_local_file(path)  # AstrBot deletes it when the pipeline ends
     return path
 
 
@@ -92,6 +93,7 @@ class HepTestReplies(Star):
 
     @filter.command("hep_proactive")
     async def proactive(self, event: AstrMessageEvent) -> AsyncIterator[Any]:
+        """Later, outside any request: text plus a local image (its link needs an origin)."""
         origin = event.unified_msg_origin
         task = asyncio.get_running_loop().create_task(self._send_later(origin))
         self._tasks.add(task)
@@ -100,4 +102,9 @@ class HepTestReplies(Star):
 
     async def _send_later(self, origin: str) -> None:
         await asyncio.sleep(PROACTIVE_DELAY)  # after this pipeline has finished
-        await self.context.send_message(origin, MessageChain().message("proactive hello"))
+        path = _temp_file(None, ".png", PNG)
+        chain = MessageChain().message("proactive hello").file_image(path)
+        try:
+            await self.context.send_message(origin, chain)
+        finally:
+            os.remove(path)  # the adapter must have copied what it serves
