@@ -14,7 +14,12 @@ from typing import Any
 
 from astrbot.api import logger
 from astrbot.api.event import MessageChain
-from astrbot.api.platform import Platform, PlatformMetadata, register_platform_adapter
+from astrbot.api.platform import (
+    MessageType,
+    Platform,
+    PlatformMetadata,
+    register_platform_adapter,
+)
 from astrbot.core.platform.message_session import MessageSession
 from astrbot.core.utils.astrbot_path import get_astrbot_plugin_data_path
 from cachetools import TTLCache
@@ -146,7 +151,7 @@ class HttpEndpointAdapter(Platform):
         if self._gateway is None:
             logger.warning("[http_endpoint] proactive message dropped: the adapter is not running")
         else:
-            key = session_key(session.message_type.value == "GroupMessage", session.session_id)
+            key = session_key(session.message_type == MessageType.GROUP_MESSAGE, session.session_id)
             base_url = self._base_urls.get(key, "")
             if self._settings is not None and self._settings.public_base_url:
                 base_url = self._settings.public_base_url
@@ -157,9 +162,14 @@ class HttpEndpointAdapter(Platform):
     async def _commit(self, submission: Submission) -> None:
         assert self._gateway is not None and self._settings is not None
         inbound = submission.inbound
-        message, temp_files = await asyncio.to_thread(
-            to_astrbot_message, inbound, self_id=self.meta().id
-        )
+        try:
+            message, temp_files = await asyncio.to_thread(
+                to_astrbot_message, inbound, self_id=self.meta().id
+            )
+        except OSError as exc:  # e.g. the disk is full while writing a data: file
+            logger.error(f"[http_endpoint] message {inbound.msg_id!r} dropped: {exc}")
+            self._gateway.finish(submission.record)
+            return
         self._base_urls[inbound.session_id] = inbound.base_url
         event = HttpEndpointEvent(
             message.message_str,

@@ -117,7 +117,10 @@ class ItemMaker:
                 content_type, data = _decode(ref)
             except ValueError:
                 return None
-            return await self.files.add_bytes(data, name=name, content_type=content_type)
+            try:
+                return await self.files.add_bytes(data, name=name, content_type=content_type)
+            except OSError as exc:
+                raise MediaUnavailable(f"could not store the file: {exc}") from None
         path = Path(file_uri_to_path(ref) if is_file_uri(ref) else ref)
         try:
             return await self.files.add_path(path, name=name)
