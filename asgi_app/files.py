@@ -115,6 +115,11 @@ class FileStore:
         name = name or "file" + (mimetypes.guess_extension(content_type or _sniff(data)) or "")
         return self._register(file_id, target, name, len(data), data[:16], content_type)
 
+    def close(self) -> None:
+        """Forget every link and remove the copies (the adapter is stopping)."""
+        self._files.clear()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
     def route(self) -> Route:
         return Route(FILES_PREFIX + "/{file_id}/{name}", self.serve, methods=["GET", "HEAD"])
 

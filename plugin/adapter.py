@@ -198,6 +198,8 @@ class HttpEndpointAdapter(Platform):
             self._mount = None
         if self._gateway is not None:
             self._gateway.close()
+        if self._files is not None:
+            self._files.close()
 
 
 def _file_safe(name: str) -> str:

@@ -151,6 +151,15 @@ def test_a_new_store_starts_empty(tmp_path: Path) -> None:
     assert list(store.directory.iterdir()) == []
 
 
+async def test_closing_removes_every_copy_and_link(
+    store: FileStore, client: httpx.AsyncClient
+) -> None:
+    link = await store.add_bytes(b"x", name="x.txt")
+    store.close()
+    assert not store.directory.exists()
+    assert (await client.get(link)).status_code == 404
+
+
 async def test_only_the_files_prefix_is_public(client: httpx.AsyncClient) -> None:
     """Dot segments leave the prefix (clients normalise them), and then a key is needed."""
     assert (await client.post("/api/plug/v1/chat", json={})).status_code == 401
