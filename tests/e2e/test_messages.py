@@ -181,6 +181,7 @@ def _fill(value: Any, static: str) -> Any:
         ("hep_local_image", "image", "image/png", PNG),
         ("hep_base64_image", "image", "image/png", PNG),
         ("hep_local_audio", "audio", "audio/x-wav", WAV),
+        ("hep_local_video", "video", "video/mp4", b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom"),
         ("hep_local_file", "file", "text/plain", "hep report ✓\n".encode()),
     ],
 )

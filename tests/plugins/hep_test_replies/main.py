@@ -39,6 +39,7 @@ WAV = (
     + (8).to_bytes(4, "little")
     + b"\x00\x00" * 4
 )
+MP4 = b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom"
 REPORT = "hep report ✓\n".encode()
 PROACTIVE_DELAY = 0.5
 
@@ -68,6 +69,11 @@ class HepTestReplies(Star):
     async def local_audio(self, event: AstrMessageEvent) -> AsyncIterator[Any]:
         path = _temp_file(event, ".wav", WAV)
         yield event.chain_result([Record(file=path, url=path, text="spoken text")])
+
+    @filter.command("hep_local_video")
+    async def local_video(self, event: AstrMessageEvent) -> AsyncIterator[Any]:
+        path = _temp_file(event, ".mp4", MP4)
+        yield event.chain_result([Video.fromFileSystem(path)])
 
     @filter.command("hep_local_file")
     async def local_file(self, event: AstrMessageEvent) -> AsyncIterator[Any]:
