@@ -14,9 +14,10 @@ from starlette.routing import Route
 
 from .envelope import error_response
 from .errors import HepError, MethodNotAllowed, NotFound
+from .files import FILES_PREFIX
 from .metrics import Metrics
 from .middleware.access_log import AccessLogMiddleware
-from .middleware.auth import BearerAuthMiddleware, key_claims
+from .middleware.auth import BearerAuthMiddleware, PublicPaths, key_claims
 from .middleware.context import RequestContextMiddleware, request_context
 from .middleware.metrics import MetricsMiddleware
 from .ops import HEALTH_PATH, OpsHandlers
@@ -43,6 +44,8 @@ def create_app(handlers: Handlers) -> Starlette:
     ]
     metrics = handlers.metrics if handlers.metrics is not None else Metrics(handlers.gateway)
     routes += OpsHandlers(intake=handlers.gateway, metrics=metrics).routes()
+    if handlers.files is not None:
+        routes.append(handlers.files.route())
     middleware = [
         Middleware(RequestContextMiddleware),
         Middleware(MetricsMiddleware, metrics=metrics, routes=routes),
@@ -50,7 +53,7 @@ def create_app(handlers: Handlers) -> Starlette:
         Middleware(
             BearerAuthMiddleware,
             verify=handlers.keys.verify,
-            public_paths={HEALTH_PATH},
+            public_paths=PublicPaths(exact=(HEALTH_PATH,), prefixes=(FILES_PREFIX + "/",)),
             on_failure=lambda reason, key_fp: audit.auth_failed(reason=reason, key_fp=key_fp),
         ),
     ]

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-PartType = Literal["text", "image"]
+PartType = Literal["text", "image", "audio", "video", "file"]
 _ITEM_ID_ALPHABET = string.ascii_letters + string.digits
 
 
@@ -20,11 +20,15 @@ def new_item_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class Part:
-    """One component of an inbound message: text, or media referenced by URL."""
+    """One component of an inbound message: text, or media referenced by URL.
+
+    ``url`` is an http(s) URL or a base64 ``data:`` URL; ``name`` is a file's name.
+    """
 
     type: PartType
     text: str = ""
     url: str = ""
+    name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,16 +40,38 @@ class Inbound:
     sender_nickname: str
     parts: tuple[Part, ...]
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    group_id: str = ""
+    group_name: str = ""
+    base_url: str = ""
+    """Origin that file links in the replies use (``hep_public_base_url`` or the request's)."""
+
+    @property
+    def chat_id(self) -> str:
+        """AstrBot's session id: the group for a group message, else the sender."""
+        return self.group_id or self.sender_id
 
     @property
     def session_id(self) -> str:
-        """The conversation this message belongs to (the sender, for private chats)."""
-        return self.sender_id
+        """The conversation as ``<MessageType>:<session id>`` (see :func:`session_key`)."""
+        return session_key(self.group_id != "", self.chat_id)
 
     @property
     def text(self) -> str:
-        """Plain text of the message, what AstrBot puts in ``message_str``."""
-        return " ".join(p.text for p in self.parts if p.type == "text" and p.text)
+        """Plain text of the message, what AstrBot puts in ``message_str``.
+
+        Text parts joined as AstrBot's own platforms do (aiocqhttp, webchat); media
+        parts add nothing, like a Telegram photo without a caption.
+        """
+        return "".join(p.text for p in self.parts if p.type == "text" and p.text)
+
+
+def session_key(is_group: bool, chat_id: str) -> str:
+    """The mailbox key of a conversation: ``GroupMessage:<id>`` or ``FriendMessage:<id>``.
+
+    The same spelling as the tail of AstrBot's unified message origin, so a group
+    and a user with the same id never share a mailbox.
+    """
+    return f"{'GroupMessage' if is_group else 'FriendMessage'}:{chat_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +81,11 @@ class Item:
     type: str
     content: Any
     item_id: str = field(default_factory=new_item_id)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    """Type-specific fields after ``content``, e.g. a file's ``name``."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"item_id": self.item_id, "type": self.type, "content": self.content}
+        return {"item_id": self.item_id, "type": self.type, "content": self.content, **self.extra}
 
 
 RecordKey = tuple[str, str]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from starlette.responses import JSONResponse
 
 from .audit import AuditTrail
 from .envelope import envelope
+from .files import FileStore
 from .gateway import Gateway
 from .keys import KeyClaims, KeyManager, fingerprint
 from .metrics import Metrics
@@ -35,6 +37,7 @@ class Handlers:
         on_key_issued: persists a newly issued key (writes it to the platform config).
         clock: wall clock for ``api_key_ttl``.
         metrics: the instance's Prometheus metrics (``create_app`` makes one when None).
+        files: the store behind signed file links (``None``: no file route).
     """
 
     settings: Settings
@@ -45,6 +48,7 @@ class Handlers:
     body_limit: int = DEFAULT_BODY_LIMIT
     clock: Callable[[], float] = time.time
     metrics: Metrics | None = None
+    files: FileStore | None = None
 
     async def post_message(self, request: Request) -> JSONResponse:
         """Submit a message (first time only) and answer with its record.
@@ -54,6 +58,8 @@ class Handlers:
         same sender never run the pipeline again.
         """
         inbound = parse_inbound(await read_json_body(request, limit=self.body_limit))
+        base_url = self.settings.public_base_url or str(request.base_url).rstrip("/")
+        inbound = dataclasses.replace(inbound, base_url=base_url)
         request_context(request.scope).bind(msg_id=inbound.msg_id, sender_id=inbound.sender_id)
         record, created = self.gateway.submit(inbound)
         if created:

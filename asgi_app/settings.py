@@ -32,9 +32,14 @@ DEFAULTS: dict[str, Any] = {
     "hep_log_max_bytes": "10485760",
     "hep_log_backups": "5",
     "hep_log_content": False,
+    "hep_public_base_url": "",
+    "hep_show_tool_calls": False,
+    "hep_show_reasoning": False,
+    "hep_files_max_mb": "256",
 }
 
 _ENDPOINT_RE = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
+_BASE_URL_RE = re.compile(r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 
@@ -59,6 +64,9 @@ class Settings:
         queue_size: bound of the inbound queue; when full, POSTs get 503.
         log_max_bytes / log_backups: size at which the audit file rotates, files kept.
         log_content: include message text (truncated) in the audit trail.
+        public_base_url: origin of served file links; empty = the request's own origin.
+        show_tool_calls / show_reasoning: pass tool-status and reasoning messages on.
+        files_max_bytes: disk the served-file store may use.
     """
 
     platform_id: str
@@ -72,6 +80,10 @@ class Settings:
     wait_timeout: float
     reply_deadline: float
     queue_size: int
+    public_base_url: str
+    show_tool_calls: bool
+    show_reasoning: bool
+    files_max_bytes: int
     log_max_bytes: int = 10 * 1024 * 1024
     log_backups: int = 5
     log_content: bool = False
@@ -100,6 +112,10 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         log_max_bytes=_integer(values, "hep_log_max_bytes", minimum=1024),
         log_backups=_integer(values, "hep_log_backups", minimum=1),
         log_content=_boolean(values, "hep_log_content"),
+        public_base_url=_base_url(values, "hep_public_base_url"),
+        show_tool_calls=_boolean(values, "hep_show_tool_calls"),
+        show_reasoning=_boolean(values, "hep_show_reasoning"),
+        files_max_bytes=_integer(values, "hep_files_max_mb", minimum=1) * 1024 * 1024,
     )
 
 
@@ -158,3 +174,11 @@ def _boolean(values: Mapping[str, Any], key: str) -> bool:
     if text in _FALSE:
         return False
     raise SettingsError(f"{key}: expected true or false, got {value!r}")
+
+
+def _base_url(values: Mapping[str, Any], key: str) -> str:
+    """An ``http(s)://host[:port][/path]`` origin without a trailing slash, or empty."""
+    url = _text(values, key).rstrip("/")
+    if url and not _BASE_URL_RE.match(url):
+        raise SettingsError(f"{key}: use an http(s) URL like https://bot.example.com, got {url!r}")
+    return url

@@ -8,19 +8,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
 from .errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from .models import Inbound, Part
+from .messages import MESSAGE_SHAPES, parse_parts
+from .models import Inbound
 
 MAX_ID_LENGTH = 128
 MAX_NAME_LENGTH = 128
-MAX_TEXT_LENGTH = 20_000
-MAX_URL_LENGTH = 8_192
-MESSAGE_TYPES = ("text", "image")
-URL_SCHEMES = ("http", "https")
+MESSAGE_TYPES = tuple(MESSAGE_SHAPES)
 
 
 async def read_json_body(request: Request, *, limit: int) -> Any:
@@ -46,29 +43,24 @@ async def read_json_body(request: Request, *, limit: int) -> Any:
 
 
 def parse_inbound(body: Any) -> Inbound:
-    """Validate a chat message body (the seed's shapes: text with query, image with url)."""
+    """Validate a chat message body: the envelope fields here, the shape per ``type``
+    in :mod:`.messages`; ``group_id`` makes it a group message."""
     if not isinstance(body, Mapping):
         raise BadRequest("the body must be a JSON object")
     msg_id = _string(body, "msg_id", limit=MAX_ID_LENGTH, required=True)
     sender_id = _string(body, "sender_id", limit=MAX_ID_LENGTH, required=True)
     nickname = _string(body, "sender_nickname", limit=MAX_NAME_LENGTH) or sender_id
     kind = _string(body, "type", limit=16) or "text"
-    if kind not in MESSAGE_TYPES:
-        raise BadRequest(
-            f"type: unknown message type {kind!r}; use one of {', '.join(MESSAGE_TYPES)}"
-        )
-    query = _string(body, "query", limit=MAX_TEXT_LENGTH, required=kind == "text")
-    parts: list[Part] = []
-    if kind == "image":
-        parts.append(Part("image", url=_url(body, "url")))
-    if query:
-        parts.append(Part("text", text=query))
+    parts = parse_parts(kind, body, _string)
+    group_id = _string(body, "group_id", limit=MAX_ID_LENGTH).strip()
     return Inbound(
         msg_id=msg_id,
         sender_id=sender_id,
         sender_nickname=nickname,
-        parts=tuple(parts),
+        parts=parts,
         raw=dict(body),
+        group_id=group_id,
+        group_name=_string(body, "group_name", limit=MAX_NAME_LENGTH) or group_id,
     )
 
 
@@ -85,17 +77,6 @@ def _string(body: Mapping[str, Any], field: str, *, limit: int, required: bool =
     if len(value) > limit:
         raise BadRequest(f"{field}: must be at most {limit} characters, got {len(value)}")
     return value
-
-
-def _url(body: Mapping[str, Any], field: str) -> str:
-    url = _string(body, field, limit=MAX_URL_LENGTH, required=True).strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        raise BadRequest(f"{field}: not a valid URL: {url[:80]!r}") from None
-    if parts.scheme.lower() not in URL_SCHEMES or not parts.netloc:
-        raise BadRequest(f"{field}: must be an http(s) URL, got {url[:80]!r}")
-    return url
 
 
 def _json_type(value: Any) -> str:

@@ -14,16 +14,24 @@ from typing import Any
 
 from astrbot.api import logger
 from astrbot.api.event import MessageChain
-from astrbot.api.platform import Platform, PlatformMetadata, register_platform_adapter
+from astrbot.api.platform import (
+    MessageType,
+    Platform,
+    PlatformMetadata,
+    register_platform_adapter,
+)
 from astrbot.core.platform.message_session import MessageSession
 from astrbot.core.utils.astrbot_path import get_astrbot_plugin_data_path
+from cachetools import TTLCache
 
 from ..asgi_app.app import create_app
 from ..asgi_app.audit import AuditTrail
+from ..asgi_app.files import FileStore
 from ..asgi_app.gateway import Gateway, Submission
 from ..asgi_app.key_audit import ensure_key_audited
 from ..asgi_app.keys import KeyManager
 from ..asgi_app.metrics import Metrics
+from ..asgi_app.models import session_key
 from ..asgi_app.ops import HEALTH_PATH
 from ..asgi_app.routes import Handlers
 from ..asgi_app.settings import (
@@ -36,9 +44,10 @@ from ..asgi_app.settings import (
 )
 from .config_schema import CONFIG_METADATA, DEFAULT_CONFIG_TEMPLATE, I18N_RESOURCES
 from .config_store import save_platform_config
-from .convert import to_astrbot_message, to_items
+from .convert import to_astrbot_message
 from .event import HttpEndpointEvent
 from .mount import Mount, wait_for_dashboard
+from .outbound import ItemMaker
 
 PLUGIN_NAME = "astrbot_plugin_http_endpoint"
 DISPLAY_NAME = "HTTP Endpoint"
@@ -80,6 +89,9 @@ class HttpEndpointAdapter(Platform):
         self._gateway: Gateway | None = None
         self._metrics: Metrics | None = None
         self._mount: Mount | None = None
+        self._files: FileStore | None = None
+        self._base_urls: TTLCache[str, str] = TTLCache(maxsize=4096, ttl=86400)
+        """Session → the origin its last message came from, for bot-initiated file links."""
 
     def meta(self) -> PlatformMetadata:
         return PlatformMetadata(
@@ -126,6 +138,11 @@ class HttpEndpointAdapter(Platform):
         # Wiring point for callbacks (issue 4): metrics.watch_outbox(...), and the
         # delivery worker calls metrics.callback_attempt / audit.callback_attempt.
         self._metrics = Metrics(gateway)
+        self._files = FileStore(
+            data_dir / "files" / _file_safe(settings.platform_id),
+            ttl=settings.cache_ttl,
+            max_bytes=settings.files_max_bytes,
+        )
         handlers = Handlers(
             settings=settings,
             gateway=gateway,
@@ -133,6 +150,7 @@ class HttpEndpointAdapter(Platform):
             audit=audit,
             on_key_issued=self._write_key,
             metrics=self._metrics,
+            files=self._files,
         )
         try:
             dashboard = await wait_for_dashboard()
@@ -146,7 +164,7 @@ class HttpEndpointAdapter(Platform):
             audit.adapter_started(chat_path=settings.chat_path)
             logger.info(f"[http_endpoint] {settings.platform_id} serving POST {settings.chat_path}")
             while True:
-                self._commit(await gateway.next_submission())
+                await self._commit(await gateway.next_submission())
         finally:
             self._shutdown()
             audit.adapter_stopped()
@@ -161,12 +179,26 @@ class HttpEndpointAdapter(Platform):
         if self._gateway is None:
             logger.warning("[http_endpoint] proactive message dropped: the adapter is not running")
         else:
-            self._gateway.publish_to_session(session.session_id, to_items(message_chain.chain))
+            key = session_key(session.message_type == MessageType.GROUP_MESSAGE, session.session_id)
+            base_url = self._base_urls.get(key, "")
+            if self._settings is not None and self._settings.public_base_url:
+                base_url = self._settings.public_base_url
+            maker = ItemMaker(self._files, base_url)
+            self._gateway.publish_to_session(key, await maker.items(message_chain.chain))
         await super().send_by_session(session, message_chain)
 
-    def _commit(self, submission: Submission) -> None:
-        assert self._gateway is not None
-        message = to_astrbot_message(submission.inbound, self_id=self.meta().id)
+    async def _commit(self, submission: Submission) -> None:
+        assert self._gateway is not None and self._settings is not None
+        inbound = submission.inbound
+        try:
+            message, temp_files = await asyncio.to_thread(
+                to_astrbot_message, inbound, self_id=self.meta().id
+            )
+        except OSError as exc:  # e.g. the disk is full while writing a data: file
+            logger.error(f"[http_endpoint] message {inbound.msg_id!r} dropped: {exc}")
+            self._gateway.finish(submission.record)
+            return
+        self._base_urls[inbound.session_id] = inbound.base_url
         event = HttpEndpointEvent(
             message.message_str,
             message,
@@ -174,7 +206,12 @@ class HttpEndpointAdapter(Platform):
             message.session_id,
             gateway=self._gateway,
             record=submission.record,
+            maker=ItemMaker(self._files, inbound.base_url),
+            show_tool_calls=self._settings.show_tool_calls,
+            show_reasoning=self._settings.show_reasoning,
         )
+        for path in temp_files:
+            event.track_temporary_local_file(path)
         self.commit_event(event)
 
     def _write_key(self, key: str) -> None:
@@ -190,6 +227,8 @@ class HttpEndpointAdapter(Platform):
             logger.info(f"[http_endpoint] {self.meta().id} stopped serving")
         if self._gateway is not None:
             self._gateway.close()
+        if self._files is not None:
+            self._files.close()
 
     def _log_config_error(self, error: SettingsError) -> None:
         """The audit file gets the error too (default sizes: the config is what failed)."""

@@ -101,6 +101,37 @@ _FIELDS: dict[str, tuple[str, str, str, str, str]] = {
         "off by default. Keys and signatures are never logged.",
         "bool",
     ),
+    "hep_public_base_url": (
+        "公开访问地址",
+        "回复中图片、语音、文件链接使用的地址前缀，如 https://bot.example.com；留空则使用请求本身的地址。",
+        "Public base URL",
+        "Origin used in links to served images, audio and files, e.g. https://bot.example.com; "
+        "empty = the origin the client called.",
+        "string",
+    ),
+    "hep_show_tool_calls": (
+        "显示工具调用状态",
+        "开启后，AstrBot 的工具调用状态消息以 tool_call 类型返回给客户端（默认关闭）。",
+        "Show tool-call status",
+        "When on, AstrBot's tool-call status messages reach clients as tool_call items "
+        "(off by default).",
+        "bool",
+    ),
+    "hep_show_reasoning": (
+        "显示思考过程",
+        "开启后，模型的思考内容以 reasoning 类型返回给客户端（默认关闭）。",
+        "Show reasoning",
+        "When on, the model's reasoning text reaches clients as reasoning items (off by default).",
+        "bool",
+    ),
+    "hep_files_max_mb": (
+        "文件缓存上限（MB）",
+        "为客户端提供下载的本地文件（文转图、语音、生成的文件）最多占用的磁盘空间，默认 256。",
+        "File store limit (MB)",
+        "Disk space for local files served to clients (text-to-image, TTS, generated files); "
+        "default 256.",
+        "string",
+    ),
 }
 
 DEFAULT_CONFIG_TEMPLATE: dict[str, Any] = {

@@ -1,53 +1,75 @@
-"""Conversions between our plain values and AstrBot's message objects."""
+"""Client message → AstrBot message: each part becomes the matching component.
+
+``message_str`` is what AstrBot's own platforms put there: the text parts joined,
+media add nothing (aiocqhttp, webchat; a Telegram photo without caption is "").
+A group message (``group_id``) is a ``GroupMessage`` whose session is the group;
+the sender stays the sender, and AstrBot's wake prefix applies as everywhere.
+"""
 
 from __future__ import annotations
 
-from astrbot.api.message_components import BaseMessageComponent, Image, Plain
-from astrbot.api.platform import AstrBotMessage, MessageMember, MessageType
+import uuid
+from pathlib import Path
 
-from ..asgi_app.models import Inbound, Item, Part
+from astrbot.api.message_components import (
+    BaseMessageComponent,
+    File,
+    Image,
+    Plain,
+    Record,
+    Video,
+)
+from astrbot.api.platform import AstrBotMessage, Group, MessageMember, MessageType
+from astrbot.core.utils.astrbot_path import get_astrbot_temp_path
+
+from ..asgi_app.messages import decode_data_url
+from ..asgi_app.models import Inbound, Part
 
 
-def to_astrbot_message(inbound: Inbound, *, self_id: str) -> AstrBotMessage:
-    """Build the :class:`AstrBotMessage` AstrBot's pipeline expects for a client message."""
+def to_astrbot_message(inbound: Inbound, *, self_id: str) -> tuple[AstrBotMessage, list[str]]:
+    """Build the :class:`AstrBotMessage` for a client message.
+
+    Returns the message and the temporary files written for it (``data:`` files),
+    which the event must track so AstrBot deletes them when the pipeline ends.
+    """
+    temp_files: list[str] = []
     message = AstrBotMessage()
-    message.type = MessageType.FRIEND_MESSAGE
+    message.type = MessageType.GROUP_MESSAGE if inbound.group_id else MessageType.FRIEND_MESSAGE
+    if inbound.group_id:
+        message.group = Group(group_id=inbound.group_id, group_name=inbound.group_name)
     message.self_id = self_id
-    message.session_id = inbound.session_id
+    message.session_id = inbound.chat_id
     message.message_id = inbound.msg_id
     message.sender = MessageMember(user_id=inbound.sender_id, nickname=inbound.sender_nickname)
-    message.message = [_component(part) for part in inbound.parts]
+    message.message = [_component(part, temp_files) for part in inbound.parts]
     message.message_str = inbound.text
     message.raw_message = inbound.raw
-    return message
+    return message, temp_files
 
 
-def _component(part: Part) -> BaseMessageComponent:
+def _component(part: Part, temp_files: list[str]) -> BaseMessageComponent:
+    # AstrBot resolves http(s) and data: URLs itself for images, audio and video
+    # (MediaResolver); a File only understands http(s) or a local path.
     if part.type == "image":
-        return Image.fromURL(part.url)
+        return Image(file=part.url)
+    if part.type == "audio":
+        return Record(file=part.url)
+    if part.type == "video":
+        return Video(file=part.url)
+    if part.type == "file":
+        if part.url.startswith("data:"):
+            path = _write_temp_file(part.url, part.name)
+            temp_files.append(path)
+            return File(name=part.name, file=path)
+        return File(name=part.name, url=part.url)
     return Plain(part.text)
 
 
-def to_items(chain: list[BaseMessageComponent]) -> list[Item]:
-    """Turn a message chain into reply items; adjacent text becomes one item."""
-    items: list[Item] = []
-    text: list[str] = []
-    for component in chain:
-        if isinstance(component, Plain):
-            text.append(component.text)
-            continue
-        if text:
-            items.append(Item("text", "".join(text)))
-            text = []
-        items.append(_item(component))
-    if text and "".join(text):
-        items.append(Item("text", "".join(text)))
-    return items
-
-
-def _item(component: BaseMessageComponent) -> Item:
-    if isinstance(component, Image):
-        url = component.url or component.file or ""
-        if url.startswith(("http://", "https://")):
-            return Item("image", url)
-    return Item("unknown", {"component": type(component).__name__})
+def _write_temp_file(url: str, name: str) -> str:
+    _, data = decode_data_url(url)
+    directory = Path(get_astrbot_temp_path())
+    directory.mkdir(parents=True, exist_ok=True)
+    suffix = Path(name).suffix if Path(name).suffix.isascii() else ""
+    path = directory / f"hep_{uuid.uuid4().hex}{suffix}"
+    path.write_bytes(data)
+    return str(path)

@@ -22,13 +22,29 @@ def key_claims(scope: Scope) -> KeyClaims | None:
     return claims if isinstance(claims, KeyClaims) else None
 
 
+class PublicPaths:
+    """A ``public_paths`` container: exact paths plus whole prefixes (e.g. signed file links).
+
+    Args:
+        exact: paths served without a key.
+        prefixes: path prefixes served without a key (include the trailing ``/``).
+    """
+
+    def __init__(self, exact: Container[str] = (), prefixes: tuple[str, ...] = ()) -> None:
+        self.exact = exact
+        self.prefixes = prefixes
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and (path in self.exact or path.startswith(self.prefixes))
+
+
 class BearerAuthMiddleware:
     """Answer 401 (JSON envelope + ``WWW-Authenticate: Bearer``) unless the key verifies.
 
     Args:
         app: the wrapped ASGI app.
         verify: returns the claims of an accepted key or raises :class:`Unauthorized`.
-        public_paths: exact paths served without a key.
+        public_paths: paths served without a key (``in`` test; see :class:`PublicPaths`).
         on_failure: called with (reason, key fingerprint or None) for the audit trail.
     """
 

@@ -76,7 +76,7 @@ async def test_same_msg_id_from_another_sender_is_another_message(harness: Harne
 async def test_bot_initiated_messages_join_later_responses_once_per_record(
     harness: Harness,
 ) -> None:
-    harness.gateway.publish_to_session("u1", [Item("text", "reminder")])
+    harness.gateway.publish_to_session("FriendMessage:u1", [Item("text", "reminder")])
     first = await harness.chat(text_message())
     again = await harness.chat(text_message())
     contents = [i["content"] for i in again.json()["data"]]

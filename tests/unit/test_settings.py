@@ -67,3 +67,22 @@ def test_endpoint_is_normalised(endpoint: str, expected: str) -> None:
 def test_nonsense_is_refused_naming_the_key(raw: dict[str, Any], key: str) -> None:
     with pytest.raises(SettingsError, match=key):
         parse_settings(raw)
+
+
+def test_message_model_keys_have_safe_defaults() -> None:
+    """Links use the request's origin, tool calls and reasoning stay hidden, 256 MB of files."""
+    settings = parse_settings({})
+    assert settings.public_base_url == ""
+    assert (settings.show_tool_calls, settings.show_reasoning) == (False, False)
+    assert settings.files_max_bytes == 256 * 1024 * 1024
+    custom = parse_settings(
+        {"hep_public_base_url": "https://bot.example.com/", "hep_show_reasoning": "true"}
+    )
+    assert custom.public_base_url == "https://bot.example.com"
+    assert custom.show_reasoning is True
+
+
+@pytest.mark.parametrize("url", ["bot.example.com", "ftp://x", "https://x/a?b", "https:// x"])
+def test_public_base_url_must_be_an_http_origin(url: str) -> None:
+    with pytest.raises(SettingsError, match="hep_public_base_url"):
+        parse_settings({"hep_public_base_url": url})
