@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .dead_letters import dead_letter_routes
 from .envelope import error_response
 from .errors import HepError, MethodNotAllowed, NotFound
 from .middleware.access_log import AccessLogMiddleware
@@ -38,6 +39,8 @@ def create_app(handlers: Handlers) -> Starlette:
         Route(chat + "/", handlers.post_message, methods=["POST"]),
         Route(f"{HEP_PREFIX}/refresh_token", handlers.refresh_token, methods=["GET", "POST"]),
     ]
+    if handlers.callbacks is not None:
+        routes += dead_letter_routes(handlers.callbacks, audit=audit, clock=handlers.clock)
     middleware = [
         Middleware(RequestContextMiddleware),
         Middleware(AccessLogMiddleware, logger=audit),

@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from cachetools import TTLCache
 
@@ -29,6 +30,20 @@ class Submission:
     record: Record
 
 
+class ReplySink(Protocol):
+    """Another view of the records (callback mode), told of every change in order.
+
+    Called synchronously from the publishing code path, so a sink sees items in
+    the order they were published and before anything else can happen.
+    """
+
+    def record_published(self, record: Record, items: list[Item]) -> None: ...
+
+    def session_published(self, session_id: str, items: list[Item]) -> None: ...
+
+    def record_finished(self, record: Record) -> None: ...
+
+
 class Gateway:
     """Inbound queue + reply store + session mailboxes, all on AstrBot's event loop.
 
@@ -38,6 +53,8 @@ class Gateway:
         cache_ttl: seconds a finished record stays readable (and a mailbox lives).
         reply_deadline: seconds after which an unfinished record is marked done.
         timer: monotonic clock, injectable for tests.
+        sink: optional reply sink (callback mode); bot-initiated messages then go
+            to the sink instead of the session mailbox.
     """
 
     def __init__(
@@ -48,12 +65,14 @@ class Gateway:
         cache_ttl: float,
         reply_deadline: float,
         timer: Callable[[], float] = time.monotonic,
+        sink: ReplySink | None = None,
     ) -> None:
         self._queue: asyncio.Queue[Submission] = asyncio.Queue(maxsize=queue_size)
         self._records: TTLCache[RecordKey, Record] = TTLCache(cache_size, cache_ttl, timer)
         self._mailboxes: TTLCache[str, list[Item]] = TTLCache(cache_size, cache_ttl, timer)
         self._reply_deadline = reply_deadline
         self._deadlines: dict[RecordKey, asyncio.TimerHandle] = {}
+        self._sink = sink
 
     @property
     def queue_depth(self) -> int:
@@ -98,10 +117,14 @@ class Gateway:
             self.publish_to_session(record.session_id, items)
         else:
             record.append(items)
+            if self._sink is not None:
+                self._sink.record_published(record, items)
 
     def publish_to_session(self, session_id: str, items: list[Item]) -> None:
         """Keep a bot-initiated message for the session's later responses."""
-        if items:
+        if items and self._sink is not None:
+            self._sink.session_published(session_id, items)
+        elif items:
             self._mailboxes[session_id] = [*self._mailboxes.get(session_id, []), *items]
 
     def finish(self, record: Record) -> None:
@@ -109,7 +132,7 @@ class Gateway:
         handle = self._deadlines.pop(record.key, None)
         if handle is not None:
             handle.cancel()
-        record.finish()
+        self._finish(record)
         if self._records.get(record.key) is record:
             self._records[record.key] = record  # re-insert: the TTL counts from completion
 
@@ -127,8 +150,14 @@ class Gateway:
             handle.cancel()
         self._deadlines.clear()
         for record in list(self._records.values()):
-            record.finish(timed_out=not record.done)
+            self._finish(record, timed_out=True)
 
     def _expire(self, record: Record) -> None:
         self._deadlines.pop(record.key, None)
-        record.finish(timed_out=True)
+        self._finish(record, timed_out=True)
+
+    def _finish(self, record: Record, *, timed_out: bool = False) -> None:
+        if not record.done:
+            record.finish(timed_out=timed_out)
+            if self._sink is not None:
+                self._sink.record_finished(record)

@@ -10,12 +10,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from .callbacks import CallbackDispatcher
 from .envelope import envelope
 from .gateway import Gateway
 from .keys import KeyClaims, KeyManager
 from .middleware.auth import key_claims
 from .middleware.context import request_context
-from .models import Record
+from .models import Inbound, Record
 from .settings import Settings
 from .validation import parse_inbound, read_json_body
 
@@ -33,6 +34,7 @@ class Handlers:
         audit: structlog audit logger.
         on_key_issued: persists a newly issued key (writes it to the platform config).
         clock: wall clock for ``api_key_ttl``.
+        callbacks: the callback dispatcher when callback mode is on, else ``None``.
     """
 
     settings: Settings
@@ -42,6 +44,7 @@ class Handlers:
     on_key_issued: Callable[[str], None]
     body_limit: int = DEFAULT_BODY_LIMIT
     clock: Callable[[], float] = time.time
+    callbacks: CallbackDispatcher | None = None
 
     async def post_message(self, request: Request) -> JSONResponse:
         """Submit a message (first time only) and answer with its record.
@@ -52,6 +55,8 @@ class Handlers:
         """
         inbound = parse_inbound(await read_json_body(request, limit=self.body_limit))
         request_context(request.scope).bind(msg_id=inbound.msg_id, sender_id=inbound.sender_id)
+        if self.callbacks is not None:
+            return self._acknowledge(inbound, self._claims(request), self.callbacks)
         record, created = self.gateway.submit(inbound)
         if created:
             self.audit.info("message_accepted", parts=[p.type for p in inbound.parts])
@@ -67,6 +72,28 @@ class Handlers:
         self.audit.info("key_refreshed", new_key_generation=claims.generation)
         data = [{"api_key": new_key, "api_key_ttl": ttl}]
         return JSONResponse(envelope(api_key_ttl=ttl, data=data))
+
+    def _acknowledge(
+        self, inbound: Inbound, claims: KeyClaims, callbacks: CallbackDispatcher
+    ) -> JSONResponse:
+        """Callback mode: acknowledge at once; replies go to the callback URL.
+
+        A repeat of the same msg_id finds its record and is acknowledged again
+        without reaching the pipeline (the record is the de-duplication memory).
+        """
+        callbacks.ensure_room()
+        record, created = self.gateway.submit(inbound)
+        if created:
+            callbacks.accepted(record, claims.expires_at)
+            self.audit.info("message_accepted", parts=[p.type for p in inbound.parts])
+        body = envelope(
+            msg_id=inbound.msg_id,
+            detail="accepted: the replies will be POSTed to the callback URL",
+            api_key_ttl=claims.ttl(self.clock()),
+            data=[],
+            done=record.done,
+        )
+        return JSONResponse(body)
 
     def _record_response(self, record: Record, claims: KeyClaims) -> JSONResponse:
         items = self.gateway.view(record)

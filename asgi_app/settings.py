@@ -11,8 +11,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.datastructures import Secret
+
+from .signing import secret_bytes
 
 ADAPTER_TYPE = "http_endpoint"
 HEP_PREFIX = "/api/plug/hep"
@@ -29,6 +32,12 @@ DEFAULTS: dict[str, Any] = {
     "hep_wait_timeout": "30",
     "hep_reply_deadline": "300",
     "hep_queue_size": "1000",
+    "hep_callback_secret": "",
+    "hep_callback_timeout": "10",
+    "hep_callback_retries": "3",
+    "hep_callback_backoff": "1",
+    "hep_callback_backoff_max": "60",
+    "hep_outbox_size": "10000",
 }
 
 _ENDPOINT_RE = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
@@ -54,6 +63,11 @@ class Settings:
         wait_timeout: how long a POST waits for the pipeline before answering 202 (s).
         reply_deadline: after this many seconds a reply record is marked done anyway.
         queue_size: bound of the inbound queue; when full, POSTs get 503.
+        callback_secret: ``whsec_...`` signing secret (empty: the adapter generates one).
+        callback_timeout / callback_retries: per-attempt timeout (s) and retries after
+            the first attempt.
+        callback_backoff / callback_backoff_max: first retry pause and the cap (s).
+        outbox_size: pending callback deliveries at which new messages get 503.
     """
 
     platform_id: str
@@ -67,6 +81,12 @@ class Settings:
     wait_timeout: float
     reply_deadline: float
     queue_size: int
+    callback_secret: Secret
+    callback_timeout: float
+    callback_retries: int
+    callback_backoff: float
+    callback_backoff_max: float
+    outbox_size: int
 
     @property
     def chat_path(self) -> str:
@@ -89,7 +109,40 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         wait_timeout=_number(values, "hep_wait_timeout", minimum=0),
         reply_deadline=_number(values, "hep_reply_deadline", minimum=1),
         queue_size=_integer(values, "hep_queue_size", minimum=1),
+        **_callback_settings(values),
     )
+
+
+def _callback_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Callback-mode fields; the URL must be usable when the switch is on."""
+    url = _text(values, "hep_callback_url")
+    if _boolean(values, "hep_callback_switch"):
+        try:
+            parts = urlsplit(url)
+            usable = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        except ValueError:
+            usable = False
+        if not usable:
+            raise SettingsError(
+                "hep_callback_url: callback mode is on, so set an http(s) URL that receives "
+                f"the replies, got {url!r}"
+            )
+    secret = _text(values, "hep_callback_secret")
+    if secret:
+        try:
+            secret_bytes(secret)
+        except ValueError as exc:
+            raise SettingsError(
+                f"hep_callback_secret: {exc} (clear it to have a new one generated)"
+            ) from None
+    return {
+        "callback_secret": Secret(secret),
+        "callback_timeout": _number(values, "hep_callback_timeout", minimum=0.01),
+        "callback_retries": _integer(values, "hep_callback_retries", minimum=0),
+        "callback_backoff": _number(values, "hep_callback_backoff", minimum=0),
+        "callback_backoff_max": _number(values, "hep_callback_backoff_max", minimum=0),
+        "outbox_size": _integer(values, "hep_outbox_size", minimum=1),
+    }
 
 
 def _text(values: Mapping[str, Any], key: str, *, default: str = "") -> str:

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 from astrbot.api import logger
 from astrbot.api.event import MessageChain
 from astrbot.api.platform import Platform, PlatformMetadata, register_platform_adapter
@@ -20,10 +21,14 @@ from astrbot.core.utils.astrbot_path import get_astrbot_plugin_data_path
 
 from ..asgi_app.app import create_app
 from ..asgi_app.audit import close_sink, create_audit_logger, file_sink
+from ..asgi_app.callbacks import CallbackDispatcher
 from ..asgi_app.gateway import Gateway, Submission
 from ..asgi_app.keys import KeyManager
+from ..asgi_app.outbox import Outbox
+from ..asgi_app.retry import RetryPolicy
 from ..asgi_app.routes import Handlers
 from ..asgi_app.settings import ADAPTER_TYPE, HEP_PREFIX, Settings, SettingsError, parse_settings
+from ..asgi_app.signing import new_secret, secret_bytes
 from .config_schema import CONFIG_METADATA, DEFAULT_CONFIG_TEMPLATE, I18N_RESOURCES
 from .config_store import save_platform_config
 from .convert import to_astrbot_message, to_items
@@ -67,6 +72,9 @@ class HttpEndpointAdapter(Platform):
             self._settings_error = exc
         self._gateway: Gateway | None = None
         self._mount: Mount | None = None
+        self._callbacks: CallbackDispatcher | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._outbox: Outbox | None = None
 
     def meta(self) -> PlatformMetadata:
         return PlatformMetadata(
@@ -95,20 +103,23 @@ class HttpEndpointAdapter(Platform):
             self._write_key(new_key)
         sink = file_sink(data_dir / "audit.log")
         audit = create_audit_logger(sink).bind(platform_id=settings.platform_id)
-        self._gateway = gateway = Gateway(
-            queue_size=settings.queue_size,
-            cache_size=settings.cache_size,
-            cache_ttl=settings.cache_ttl,
-            reply_deadline=settings.reply_deadline,
-        )
-        handlers = Handlers(
-            settings=settings,
-            gateway=gateway,
-            keys=keys,
-            audit=audit,
-            on_key_issued=self._write_key,
-        )
         try:
+            callbacks = self._open_callbacks(settings, data_dir, audit)
+            self._gateway = gateway = Gateway(
+                queue_size=settings.queue_size,
+                cache_size=settings.cache_size,
+                cache_ttl=settings.cache_ttl,
+                reply_deadline=settings.reply_deadline,
+                sink=callbacks,
+            )
+            handlers = Handlers(
+                settings=settings,
+                gateway=gateway,
+                keys=keys,
+                audit=audit,
+                on_key_issued=self._write_key,
+                callbacks=callbacks,
+            )
             dashboard = await wait_for_dashboard()
             self._mount = Mount(
                 dashboard,
@@ -122,11 +133,13 @@ class HttpEndpointAdapter(Platform):
                 self._commit(await gateway.next_submission())
         finally:
             self._shutdown()
+            await self._close_callbacks()
             close_sink(sink)
 
     async def terminate(self) -> None:
         """Stop serving at once; AstrBot cancels ``run()`` right after this returns."""
         self._shutdown()
+        await self._close_callbacks()
 
     async def send_by_session(self, session: MessageSession, message_chain: MessageChain) -> None:
         """Bot-initiated messages (cron, reminders, other plugins) for this platform."""
@@ -154,6 +167,59 @@ class HttpEndpointAdapter(Platform):
         self.config["hep_api_key"] = key
         save_platform_config()
         logger.info(f"[http_endpoint] a new API key was written to platform {self.meta().id!r}")
+
+    def _open_callbacks(
+        self, settings: Settings, data_dir: Path, audit: Any
+    ) -> CallbackDispatcher | None:
+        """Callback mode: outbox, one long-lived HTTP client, dispatcher; resume pending."""
+        if not settings.callback_switch:
+            return None
+        secret = str(settings.callback_secret)
+        if not secret:
+            secret = new_secret()
+            self._write_config_value("hep_callback_secret", secret, "callback signing secret")
+        outbox_file = data_dir / "callbacks" / f"{_file_safe(settings.platform_id)}.sqlite3"
+        self._outbox = Outbox(outbox_file)
+        self._http = httpx.AsyncClient(follow_redirects=False)
+        self._callbacks = CallbackDispatcher(
+            url=settings.callback_url,
+            key=secret_bytes(secret),
+            outbox=self._outbox,
+            client=self._http,
+            policy=RetryPolicy(
+                timeout=settings.callback_timeout,
+                retries=settings.callback_retries,
+                backoff=settings.callback_backoff,
+                backoff_max=settings.callback_backoff_max,
+            ),
+            capacity=settings.outbox_size,
+            log=audit,
+            alert=lambda message: logger.error(f"[http_endpoint] {message}"),
+        )
+        resumed = self._callbacks.start()
+        logger.info(
+            f"[http_endpoint] callback mode: replies go to {settings.callback_url}"
+            + (f"; resuming {resumed} pending deliveries" if resumed else "")
+        )
+        return self._callbacks
+
+    async def _close_callbacks(self) -> None:
+        """Stop delivering (pending deliveries stay in the outbox), close client and outbox."""
+        callbacks, self._callbacks = self._callbacks, None
+        http, self._http = self._http, None
+        outbox, self._outbox = self._outbox, None
+        if callbacks is not None:
+            await callbacks.aclose()
+        if http is not None:
+            await http.aclose()
+        if outbox is not None:
+            outbox.close()
+
+    def _write_config_value(self, name: str, value: str, what: str) -> None:
+        """Write a generated value the operator needs to see (like the API key)."""
+        self.config[name] = value
+        save_platform_config()
+        logger.info(f"[http_endpoint] a new {what} was written to platform {self.meta().id!r}")
 
     def _shutdown(self) -> None:
         if self._mount is not None:
