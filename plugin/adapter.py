@@ -21,7 +21,7 @@ from astrbot.core.utils.astrbot_path import get_astrbot_plugin_data_path
 
 from ..asgi_app.app import create_app
 from ..asgi_app.audit import close_sink, create_audit_logger, file_sink
-from ..asgi_app.callbacks import CallbackDispatcher
+from ..asgi_app.callbacks import CallbackDispatcher, new_client
 from ..asgi_app.gateway import Gateway, Submission
 from ..asgi_app.keys import KeyManager
 from ..asgi_app.outbox import Outbox
@@ -180,7 +180,7 @@ class HttpEndpointAdapter(Platform):
             self._write_config_value("hep_callback_secret", secret, "callback signing secret")
         outbox_file = data_dir / "callbacks" / f"{_file_safe(settings.platform_id)}.sqlite3"
         self._outbox = Outbox(outbox_file)
-        self._http = httpx.AsyncClient(follow_redirects=False)
+        self._http = new_client()
         self._callbacks = CallbackDispatcher(
             url=settings.callback_url,
             key=secret_bytes(secret),
