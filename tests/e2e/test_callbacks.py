@@ -29,6 +29,7 @@ from tests.harness import (
 from tests.harness.astrbot_root import REPO_ROOT, port_is_free
 
 PLATFORM_ID = "hep_cb"
+BROKEN_ID = "hep_cb_broken"
 CHAT = "/api/plug/v1/chat"
 DEAD = "/api/plug/hep/callbacks/dead_letters"
 REPLY = "[fake-model] 你好！你说的是："
@@ -58,8 +59,18 @@ def astrbot(
         "hep_callback_backoff": "0.05",
         "hep_callback_backoff_max": "0.5",
     }
+    broken = {  # callback mode without a URL: must fail alone, loudly, AstrBot running on
+        "id": BROKEN_ID,
+        "type": "http_endpoint",
+        "enable": True,
+        "hep_api_endpoint": "/v1/broken",
+        "hep_callback_switch": True,
+        "hep_callback_url": "",
+    }
     port = free_port()
-    prepare_root(root, dashboard_port=port, llm_base_url=fake_llm.base_url, platform=platform)
+    prepare_root(
+        root, dashboard_port=port, llm_base_url=fake_llm.base_url, platform=[platform, broken]
+    )
     install_plugin(REPO_ROOT, root)
     proc = AstrBotProcess(root, port)
     proc.start()
@@ -136,6 +147,26 @@ def test_reply_arrives_signed_in_the_seed_shape_then_done(
     assert again.status_code == 200 and again.json()["data"] == []
     assert len(fake_llm.calls()) == calls  # the repeat never reached the pipeline
     assert len({r.webhook_id for r in receiver.delivered("cb-shape")}) == 2
+
+
+def test_callback_mode_without_url_is_a_platform_error_and_astrbot_runs_on(
+    astrbot: AstrBotProcess, config: dict[str, Any]
+) -> None:
+    """The broken entry reports its error on the platform and in the log; the other serves."""
+    token = astrbot.login()
+    with httpx.Client(base_url=astrbot.base_url, trust_env=False, timeout=10) as client:
+
+        def broken_stats() -> dict[str, Any] | None:
+            stats = client.get("/api/platform/stats", headers={"Authorization": f"Bearer {token}"})
+            platforms = stats.json()["data"]["platforms"]
+            found = [p for p in platforms if p["id"] == BROKEN_ID and p["last_error"]]
+            return found[0] if found else None
+
+        broken = wait_until(broken_stats, DEADLINE, message="the broken platform's error")
+    assert broken["status"] == "error"
+    assert "hep_callback_url" in broken["last_error"]["message"]
+    assert "hep_callback_url: callback mode is on" in astrbot.log_text()
+    assert astrbot.is_running()
 
 
 def test_500_then_timeout_then_the_third_attempt_is_delivered(

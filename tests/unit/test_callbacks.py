@@ -114,7 +114,10 @@ def record(msg_id: str = "m1", sender: str = "u1") -> Record:
 
 
 async def settled(rig: Rig) -> None:
-    await wait_until_async(lambda: rig.dispatcher.in_flight == 0, 5, 0.001, "deliveries settled")
+    """Every queued delivery delivered or dead-lettered (bounded, never a fixed sleep)."""
+    async with asyncio.timeout(5):
+        await rig.dispatcher.wait_idle()
+    assert rig.dispatcher.in_flight == 0
 
 
 async def test_replies_and_done_arrive_in_the_seed_shape_signed(rig: Rig) -> None:
