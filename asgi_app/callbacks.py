@@ -15,6 +15,7 @@ it to the dead-letter table and logs an error for the operator.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import random
 import time
@@ -189,7 +190,11 @@ class CallbackDispatcher:
     def _schedule(self, delivery: Delivery) -> None:
         self._lanes.setdefault(delivery.lane, deque()).append(delivery)
         if delivery.lane not in self._workers:
-            task = asyncio.create_task(self._drain(delivery.lane), name="hep-callback-lane")
+            # A fresh context: a lane outlives whichever request or event started it,
+            # so it must not log that request's id (structlog contextvars).
+            task = asyncio.create_task(
+                self._drain(delivery.lane), name="hep-callback-lane", context=contextvars.Context()
+            )
             self._workers[delivery.lane] = task
 
     async def _drain(self, lane: str) -> None:
