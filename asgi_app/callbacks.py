@@ -36,6 +36,12 @@ OUTBOX_FULL_RETRY_AFTER = 30
 MAX_CONNECTIONS = 16
 
 
+def loggable_url(url: str) -> str:
+    """The callback URL without credentials or query (they may carry a token)."""
+    parsed = httpx.URL(url)
+    return str(parsed.copy_with(userinfo=b"", query=None, fragment=None))
+
+
 def new_client() -> httpx.AsyncClient:
     """The long-lived client for deliveries: redirects are failures (Standard Webhooks).
 

@@ -21,7 +21,7 @@ from astrbot.core.utils.astrbot_path import get_astrbot_plugin_data_path
 
 from ..asgi_app.app import create_app
 from ..asgi_app.audit import close_sink, create_audit_logger, file_sink
-from ..asgi_app.callbacks import CallbackDispatcher, new_client
+from ..asgi_app.callbacks import CallbackDispatcher, loggable_url, new_client
 from ..asgi_app.gateway import Gateway, Submission
 from ..asgi_app.keys import KeyManager
 from ..asgi_app.outbox import Outbox
@@ -198,7 +198,7 @@ class HttpEndpointAdapter(Platform):
         )
         resumed = self._callbacks.start()
         logger.info(
-            f"[http_endpoint] callback mode: replies go to {settings.callback_url}"
+            f"[http_endpoint] callback mode: replies go to {loggable_url(settings.callback_url)}"
             + (f"; resuming {resumed} pending deliveries" if resumed else "")
         )
         return self._callbacks

@@ -14,7 +14,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from asgi_app.audit import create_audit_logger
-from asgi_app.callbacks import CallbackDispatcher
+from asgi_app.callbacks import CallbackDispatcher, loggable_url
 from asgi_app.errors import Unavailable
 from asgi_app.models import Item, Record
 from asgi_app.outbox import Outbox
@@ -270,3 +270,8 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert parse_retry_after("Thu, 01 Jan 1970 00:01:00 GMT", now=30) == 30
     assert parse_retry_after("soon", now=0) is None
     assert parse_retry_after(None, now=0) is None
+
+
+def test_logged_callback_url_hides_credentials_and_query() -> None:
+    url = "https://user:pw@hooks.example.com:8443/in?token=s3cret#x"
+    assert loggable_url(url) == "https://hooks.example.com:8443/in"
