@@ -21,6 +21,7 @@ from tests.harness import (
     AstrBotProcess,
     FakeLLMProcess,
     free_port,
+    install_extra_plugin,
     install_plugin,
     platform_config,
     prepare_root,
@@ -72,6 +73,7 @@ def astrbot(
         root, dashboard_port=port, llm_base_url=fake_llm.base_url, platform=[platform, broken]
     )
     install_plugin(REPO_ROOT, root)
+    install_extra_plugin(REPO_ROOT / "tests" / "fakes" / "proactive_plugin", root, "hep_proactive")
     proc = AstrBotProcess(root, port)
     proc.start()
     try:
@@ -167,6 +169,18 @@ def test_callback_mode_without_url_is_a_platform_error_and_astrbot_runs_on(
     assert "hep_callback_url" in broken["last_error"]["message"]
     assert "hep_callback_url: callback mode is on" in astrbot.log_text()
     assert astrbot.is_running()
+
+
+def test_bot_initiated_message_is_delivered_under_the_session_msg_id(
+    astrbot: AstrBotProcess, config: dict[str, Any], receiver: WebhookReceiver
+) -> None:
+    """A plugin's context.send_message reaches the receiver as msg_id session:<sender_id>."""
+    post(astrbot, config, "cb-proactive", "/hep_proactive")
+    [proactive] = delivered(receiver, "session:cb-user", count=1)
+    assert proactive.verified and proactive.payload["done"] is True
+    assert proactive.payload["data"][0]["content"] == "proactive hello"
+    reply, done = delivered(receiver, "cb-proactive")
+    assert reply.payload["data"][0]["content"] == "scheduled" and done.payload["done"] is True
 
 
 def test_500_then_timeout_then_the_third_attempt_is_delivered(
