@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .dead_letters import dead_letter_routes
 from .envelope import error_response
 from .errors import HepError, MethodNotAllowed, NotFound
 from .files import FILES_PREFIX
@@ -46,6 +47,8 @@ def create_app(handlers: Handlers) -> Starlette:
     routes += OpsHandlers(intake=handlers.gateway, metrics=metrics).routes()
     if handlers.files is not None:
         routes.append(handlers.files.route())
+    if handlers.callbacks is not None:
+        routes += dead_letter_routes(handlers.callbacks, audit=audit, clock=handlers.clock)
     middleware = [
         Middleware(RequestContextMiddleware),
         Middleware(MetricsMiddleware, metrics=metrics, routes=routes),

@@ -41,6 +41,20 @@ class GatewayObserver(Protocol):
         """A record became done: ``pipeline``, ``deadline`` or ``shutdown``."""
 
 
+class ReplySink(Protocol):
+    """Another view of the records (callback mode), told of every change in order.
+
+    Called synchronously from the publishing code path, so a sink sees items in
+    the order they were published and before anything else can happen.
+    """
+
+    def record_published(self, record: Record, items: list[Item]) -> None: ...
+
+    def session_published(self, session_id: str, items: list[Item]) -> None: ...
+
+    def record_finished(self, record: Record) -> None: ...
+
+
 class Gateway:
     """Inbound queue + reply store + session mailboxes, all on AstrBot's event loop.
 
@@ -51,6 +65,8 @@ class Gateway:
         reply_deadline: seconds after which an unfinished record is marked done.
         timer: monotonic clock, injectable for tests.
         observer: told about published items and finished records (the audit trail).
+        sink: optional reply sink (callback mode); bot-initiated messages then go
+            to the sink instead of the session mailbox.
     """
 
     def __init__(
@@ -62,12 +78,14 @@ class Gateway:
         reply_deadline: float,
         timer: Callable[[], float] = time.monotonic,
         observer: GatewayObserver | None = None,
+        sink: ReplySink | None = None,
     ) -> None:
         self._queue: asyncio.Queue[Submission] = asyncio.Queue(maxsize=queue_size)
         self._records: TTLCache[RecordKey, Record] = TTLCache(cache_size, cache_ttl, timer)
         self._mailboxes: TTLCache[str, list[Item]] = TTLCache(cache_size, cache_ttl, timer)
         self._reply_deadline = reply_deadline
         self._observer = observer
+        self._sink = sink
         self._closed = False
 
     @property
@@ -123,21 +141,27 @@ class Gateway:
         if not items:
             return
         if record.done:
-            self._to_mailbox(record.session_id, items)
+            self._to_session(record.session_id, items)  # late: like a bot-initiated message
         else:
             record.append(items)
+            if self._sink is not None:
+                self._sink.record_published(record, items)
         if self._observer is not None:
             self._observer.published(record, record.session_id, items)
 
     def publish_to_session(self, session_id: str, items: list[Item]) -> None:
-        """Keep a bot-initiated message for the session's later responses."""
+        """A bot-initiated message for the session."""
         if items:
-            self._to_mailbox(session_id, items)
+            self._to_session(session_id, items)
             if self._observer is not None:
                 self._observer.published(None, session_id, items)
 
-    def _to_mailbox(self, session_id: str, items: list[Item]) -> None:
-        self._mailboxes[session_id] = [*self._mailboxes.get(session_id, []), *items]
+    def _to_session(self, session_id: str, items: list[Item]) -> None:
+        """Callback mode hands it to the sink; polling keeps it for later responses."""
+        if self._sink is not None:
+            self._sink.session_published(session_id, items)
+        else:
+            self._mailboxes[session_id] = [*self._mailboxes.get(session_id, []), *items]
 
     def finish(self, record: Record) -> None:
         """The pipeline has finished: mark done and keep the record ``cache_ttl`` longer."""
@@ -163,9 +187,11 @@ class Gateway:
         self._finish(record, "deadline", timed_out=True)
 
     def _finish(self, record: Record, reason: str, *, timed_out: bool = False) -> None:
-        """Mark done once; the observer hears about the transition only."""
+        """Mark done once; the sink and the observer hear about the transition only."""
         if record.done:
             return
         record.finish(timed_out=timed_out)
+        if self._sink is not None:
+            self._sink.record_finished(record)
         if self._observer is not None:
             self._observer.finished(record, reason)

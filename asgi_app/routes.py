@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from .audit import AuditTrail
+from .callbacks import CallbackDispatcher
 from .envelope import envelope
 from .files import FileStore
 from .gateway import Gateway
@@ -18,7 +19,7 @@ from .keys import KeyClaims, KeyManager, fingerprint
 from .metrics import Metrics
 from .middleware.auth import key_claims
 from .middleware.context import request_context
-from .models import Record
+from .models import Inbound, Record
 from .settings import Settings
 from .validation import parse_inbound, read_json_body
 
@@ -38,6 +39,7 @@ class Handlers:
         clock: wall clock for ``api_key_ttl``.
         metrics: the instance's Prometheus metrics (``create_app`` makes one when None).
         files: the store behind signed file links (``None``: no file route).
+        callbacks: the callback dispatcher when callback mode is on, else ``None``.
     """
 
     settings: Settings
@@ -49,6 +51,7 @@ class Handlers:
     clock: Callable[[], float] = time.time
     metrics: Metrics | None = None
     files: FileStore | None = None
+    callbacks: CallbackDispatcher | None = None
 
     async def post_message(self, request: Request) -> JSONResponse:
         """Submit a message (first time only) and answer with its record.
@@ -61,6 +64,8 @@ class Handlers:
         base_url = self.settings.public_base_url or str(request.base_url).rstrip("/")
         inbound = dataclasses.replace(inbound, base_url=base_url)
         request_context(request.scope).bind(msg_id=inbound.msg_id, sender_id=inbound.sender_id)
+        if self.callbacks is not None:
+            return self._acknowledge(inbound, self._claims(request), self.callbacks)
         record, created = self.gateway.submit(inbound)
         if created:
             self.audit.message_accepted(record, inbound)
@@ -76,6 +81,28 @@ class Handlers:
         self.audit.key_refreshed(new_key_fp=fingerprint(new_key), generation=claims.generation)
         data = [{"api_key": new_key, "api_key_ttl": ttl}]
         return JSONResponse(envelope(api_key_ttl=ttl, data=data))
+
+    def _acknowledge(
+        self, inbound: Inbound, claims: KeyClaims, callbacks: CallbackDispatcher
+    ) -> JSONResponse:
+        """Callback mode: acknowledge at once; replies go to the callback URL.
+
+        A repeat of the same msg_id finds its record and is acknowledged again
+        without reaching the pipeline (the record is the de-duplication memory).
+        """
+        callbacks.ensure_room()
+        record, created = self.gateway.submit(inbound)
+        if created:
+            callbacks.accepted(record, claims.expires_at)
+            self.audit.info("message_accepted", parts=[p.type for p in inbound.parts])
+        body = envelope(
+            msg_id=inbound.msg_id,
+            detail="accepted: the replies will be POSTed to the callback URL",
+            api_key_ttl=claims.ttl(self.clock()),
+            data=[],
+            done=record.done,
+        )
+        return JSONResponse(body)
 
     def _record_response(self, record: Record, claims: KeyClaims) -> JSONResponse:
         items = self.gateway.view(record)

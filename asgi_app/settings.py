@@ -11,8 +11,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.datastructures import Secret
+
+from .signing import secret_bytes
 
 ADAPTER_TYPE = "http_endpoint"
 HEP_PREFIX = "/api/plug/hep"
@@ -36,6 +39,12 @@ DEFAULTS: dict[str, Any] = {
     "hep_show_tool_calls": False,
     "hep_show_reasoning": False,
     "hep_files_max_mb": "256",
+    "hep_callback_secret": "",
+    "hep_callback_timeout": "10",
+    "hep_callback_retries": "3",
+    "hep_callback_backoff": "1",
+    "hep_callback_backoff_max": "60",
+    "hep_outbox_size": "10000",
 }
 
 _ENDPOINT_RE = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
@@ -67,6 +76,11 @@ class Settings:
         public_base_url: origin of served file links; empty = the request's own origin.
         show_tool_calls / show_reasoning: pass tool-status and reasoning messages on.
         files_max_bytes: disk the served-file store may use.
+        callback_secret: ``whsec_...`` signing secret (empty: the adapter generates one).
+        callback_timeout / callback_retries: per-attempt timeout (s) and retries after
+            the first attempt.
+        callback_backoff / callback_backoff_max: first retry pause and the cap (s).
+        outbox_size: pending callback deliveries at which new messages get 503.
     """
 
     platform_id: str
@@ -84,6 +98,12 @@ class Settings:
     show_tool_calls: bool
     show_reasoning: bool
     files_max_bytes: int
+    callback_secret: Secret
+    callback_timeout: float
+    callback_retries: int
+    callback_backoff: float
+    callback_backoff_max: float
+    outbox_size: int
     log_max_bytes: int = 10 * 1024 * 1024
     log_backups: int = 5
     log_content: bool = False
@@ -116,7 +136,40 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         show_tool_calls=_boolean(values, "hep_show_tool_calls"),
         show_reasoning=_boolean(values, "hep_show_reasoning"),
         files_max_bytes=_integer(values, "hep_files_max_mb", minimum=1) * 1024 * 1024,
+        **_callback_settings(values),
     )
+
+
+def _callback_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Callback-mode fields; the URL must be usable when the switch is on."""
+    url = _text(values, "hep_callback_url")
+    if _boolean(values, "hep_callback_switch"):
+        try:
+            parts = urlsplit(url)
+            usable = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        except ValueError:
+            usable = False
+        if not usable:
+            raise SettingsError(
+                "hep_callback_url: callback mode is on, so set an http(s) URL that receives "
+                f"the replies, got {url!r}"
+            )
+    secret = _text(values, "hep_callback_secret")
+    if secret:
+        try:
+            secret_bytes(secret)
+        except ValueError as exc:
+            raise SettingsError(
+                f"hep_callback_secret: {exc} (clear it to have a new one generated)"
+            ) from None
+    return {
+        "callback_secret": Secret(secret),
+        "callback_timeout": _number(values, "hep_callback_timeout", minimum=0.01),
+        "callback_retries": _integer(values, "hep_callback_retries", minimum=0),
+        "callback_backoff": _number(values, "hep_callback_backoff", minimum=0),
+        "callback_backoff_max": _number(values, "hep_callback_backoff_max", minimum=0),
+        "outbox_size": _integer(values, "hep_outbox_size", minimum=1),
+    }
 
 
 def _text(values: Mapping[str, Any], key: str, *, default: str = "") -> str:

@@ -1,14 +1,14 @@
 """The ``http_endpoint`` platform adapter: AstrBot instantiates it from the config.
 
-``run()`` builds the HTTP side (keys, gateway, Starlette app), mounts it in front
-of the dashboard, then turns queued client messages into AstrBot events until it
-is cancelled. Replies flow back through :class:`HttpEndpointEvent`.
+``run()`` builds the HTTP side (:func:`open_runtime`: keys, audit trail, gateway,
+files, callbacks, the Starlette app), mounts it in front of the dashboard, then
+turns queued client messages into AstrBot events until it is cancelled. Replies
+flow back through :class:`HttpEndpointEvent` and :meth:`send_by_session`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +24,10 @@ from astrbot.core.platform.message_session import MessageSession
 from astrbot.core.utils.astrbot_path import get_astrbot_plugin_data_path
 from cachetools import TTLCache
 
-from ..asgi_app.app import create_app
 from ..asgi_app.audit import AuditTrail
-from ..asgi_app.files import FileStore
-from ..asgi_app.gateway import Gateway, Submission
-from ..asgi_app.key_audit import ensure_key_audited
-from ..asgi_app.keys import KeyManager
-from ..asgi_app.metrics import Metrics
+from ..asgi_app.gateway import Submission
 from ..asgi_app.models import session_key
-from ..asgi_app.ops import HEALTH_PATH
-from ..asgi_app.routes import Handlers
+from ..asgi_app.runtime import Runtime, audit_file_name, open_runtime
 from ..asgi_app.settings import (
     ADAPTER_TYPE,
     DEFAULTS,
@@ -51,9 +45,8 @@ from .outbound import ItemMaker
 
 PLUGIN_NAME = "astrbot_plugin_http_endpoint"
 DISPLAY_NAME = "HTTP Endpoint"
-DEFAULT_LOG_MAX_BYTES = int(DEFAULTS["hep_log_max_bytes"])
-DEFAULT_LOG_BACKUPS = int(DEFAULTS["hep_log_backups"])
 DESCRIPTION = "通过 HTTP 接口与 AstrBot 对话（轮询 / 回调）。Talk to AstrBot over plain HTTP."
+GENERATED_VALUES = {"hep_api_key": "API key", "hep_callback_secret": "callback signing secret"}
 
 
 def plugin_data_dir() -> Path:
@@ -86,10 +79,8 @@ class HttpEndpointAdapter(Platform):
         except SettingsError as exc:
             # Raised from run() so AstrBot records it as this platform's error and keeps running.
             self._settings_error = exc
-        self._gateway: Gateway | None = None
-        self._metrics: Metrics | None = None
+        self._runtime: Runtime | None = None
         self._mount: Mount | None = None
-        self._files: FileStore | None = None
         self._base_urls: TTLCache[str, str] = TTLCache(maxsize=4096, ttl=86400)
         """Session → the origin its last message came from, for bot-initiated file links."""
 
@@ -110,85 +101,47 @@ class HttpEndpointAdapter(Platform):
             self._log_config_error(self._settings_error)
             raise self._settings_error
         settings = self._settings
-        data_dir = plugin_data_dir()
-        audit = AuditTrail.to_file(
-            data_dir / audit_file_name(settings.platform_id),
-            platform_id=settings.platform_id,
-            max_bytes=settings.log_max_bytes,
-            backups=settings.log_backups,
-            log_content=settings.log_content,
-            echo=_echo,
-            quiet_paths={HEALTH_PATH},
-        )
-        keys = KeyManager(
-            platform_id=settings.platform_id,
-            state_file=data_dir / "keys" / f"{_file_safe(settings.platform_id)}.json",
-            ttl=settings.api_key_ttl,
-        )
-        new_key = ensure_key_audited(keys, str(settings.api_key), audit)
-        if new_key is not None:
-            self._write_key(new_key)
-        self._gateway = gateway = Gateway(
-            queue_size=settings.queue_size,
-            cache_size=settings.cache_size,
-            cache_ttl=settings.cache_ttl,
-            reply_deadline=settings.reply_deadline,
-            observer=audit,
-        )
-        # Wiring point for callbacks (issue 4): metrics.watch_outbox(...), and the
-        # delivery worker calls metrics.callback_attempt / audit.callback_attempt.
-        self._metrics = Metrics(gateway)
-        self._files = FileStore(
-            data_dir / "files" / _file_safe(settings.platform_id),
-            ttl=settings.cache_ttl,
-            max_bytes=settings.files_max_bytes,
-        )
-        handlers = Handlers(
-            settings=settings,
-            gateway=gateway,
-            keys=keys,
-            audit=audit,
-            on_key_issued=self._write_key,
-            metrics=self._metrics,
-            files=self._files,
+        self._runtime = runtime = open_runtime(
+            settings,
+            plugin_data_dir(),
+            write_config=self._write_config_value,
+            echo=logger.log,
+            alert=lambda message: logger.error(f"[http_endpoint] {message}"),
         )
         try:
-            dashboard = await wait_for_dashboard()
             self._mount = Mount(
-                dashboard,
+                await wait_for_dashboard(),
                 prefixes=[settings.chat_path, HEP_PREFIX],
-                target=create_app(handlers),
+                target=runtime.app,
                 owner=settings.platform_id,
             )
             self._mount.install()
-            audit.adapter_started(chat_path=settings.chat_path)
+            runtime.audit.adapter_started(chat_path=settings.chat_path)
             logger.info(f"[http_endpoint] {settings.platform_id} serving POST {settings.chat_path}")
             while True:
-                await self._commit(await gateway.next_submission())
+                await self._commit(await runtime.gateway.next_submission())
         finally:
-            self._shutdown()
-            audit.adapter_stopped()
-            audit.close()
+            await self._stop()
 
     async def terminate(self) -> None:
         """Stop serving at once; AstrBot cancels ``run()`` right after this returns."""
-        self._shutdown()
+        await self._stop()
 
     async def send_by_session(self, session: MessageSession, message_chain: MessageChain) -> None:
         """Bot-initiated messages (cron, reminders, other plugins) for this platform."""
-        if self._gateway is None:
+        runtime = self._runtime
+        if runtime is None or runtime.closed:
             logger.warning("[http_endpoint] proactive message dropped: the adapter is not running")
         else:
             key = session_key(session.message_type == MessageType.GROUP_MESSAGE, session.session_id)
-            base_url = self._base_urls.get(key, "")
-            if self._settings is not None and self._settings.public_base_url:
-                base_url = self._settings.public_base_url
-            maker = ItemMaker(self._files, base_url)
-            self._gateway.publish_to_session(key, await maker.items(message_chain.chain))
+            base_url = runtime.settings.public_base_url or self._base_urls.get(key, "")
+            maker = ItemMaker(runtime.files, base_url)
+            runtime.gateway.publish_to_session(key, await maker.items(message_chain.chain))
         await super().send_by_session(session, message_chain)
 
     async def _commit(self, submission: Submission) -> None:
-        assert self._gateway is not None and self._settings is not None
+        runtime = self._runtime
+        assert runtime is not None
         inbound = submission.inbound
         try:
             message, temp_files = await asyncio.to_thread(
@@ -196,7 +149,7 @@ class HttpEndpointAdapter(Platform):
             )
         except OSError as exc:  # e.g. the disk is full while writing a data: file
             logger.error(f"[http_endpoint] message {inbound.msg_id!r} dropped: {exc}")
-            self._gateway.finish(submission.record)
+            runtime.gateway.finish(submission.record)
             return
         self._base_urls[inbound.session_id] = inbound.base_url
         event = HttpEndpointEvent(
@@ -204,31 +157,31 @@ class HttpEndpointAdapter(Platform):
             message,
             self.meta(),
             message.session_id,
-            gateway=self._gateway,
+            gateway=runtime.gateway,
             record=submission.record,
-            maker=ItemMaker(self._files, inbound.base_url),
-            show_tool_calls=self._settings.show_tool_calls,
-            show_reasoning=self._settings.show_reasoning,
+            maker=ItemMaker(runtime.files, inbound.base_url),
+            show_tool_calls=runtime.settings.show_tool_calls,
+            show_reasoning=runtime.settings.show_reasoning,
         )
         for path in temp_files:
             event.track_temporary_local_file(path)
         self.commit_event(event)
 
-    def _write_key(self, key: str) -> None:
-        """The only write to the operator's config: the key they need to copy."""
-        self.config["hep_api_key"] = key
+    def _write_config_value(self, name: str, value: str) -> None:
+        """The only writes to the operator's config: generated values they need to copy."""
+        self.config[name] = value
         save_platform_config()
-        logger.info(f"[http_endpoint] a new API key was written to platform {self.meta().id!r}")
+        what = GENERATED_VALUES.get(name, name)
+        logger.info(f"[http_endpoint] a new {what} was written to platform {self.meta().id!r}")
 
-    def _shutdown(self) -> None:
+    async def _stop(self) -> None:
+        """Unmount first (no new requests), then close what the runtime owns; idempotent."""
         if self._mount is not None:
             self._mount.uninstall()
             self._mount = None
             logger.info(f"[http_endpoint] {self.meta().id} stopped serving")
-        if self._gateway is not None:
-            self._gateway.close()
-        if self._files is not None:
-            self._files.close()
+        if self._runtime is not None:
+            await self._runtime.aclose()
 
     def _log_config_error(self, error: SettingsError) -> None:
         """The audit file gets the error too (default sizes: the config is what failed)."""
@@ -236,24 +189,8 @@ class HttpEndpointAdapter(Platform):
         audit = AuditTrail.to_file(
             plugin_data_dir() / audit_file_name(platform_id),
             platform_id=platform_id,
-            max_bytes=DEFAULT_LOG_MAX_BYTES,
-            backups=DEFAULT_LOG_BACKUPS,
+            max_bytes=int(DEFAULTS["hep_log_max_bytes"]),
+            backups=int(DEFAULTS["hep_log_backups"]),
         )
         audit.config_error(error=str(error))
         audit.close()
-
-
-def audit_file_name(platform_id: str) -> str:
-    """``audit.log`` for the default instance; one file per other instance (own rotation)."""
-    if platform_id == ADAPTER_TYPE:
-        return "audit.log"
-    return f"audit.{_file_safe(platform_id)}.log"
-
-
-def _echo(level: int, line: str) -> None:
-    """The audit line's short human form in AstrBot's log (this plugin's logger)."""
-    logger.log(level, line)
-
-
-def _file_safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name) or ADAPTER_TYPE

@@ -132,6 +132,52 @@ _FIELDS: dict[str, tuple[str, str, str, str, str]] = {
         "default 256.",
         "string",
     ),
+    "hep_callback_secret": (
+        "回调签名密钥",
+        "whsec_ 开头，用于按 Standard Webhooks 签名回调（webhook-signature 头）；"
+        "开启回调模式且留空时自动生成。接收方用它验证签名。",
+        "Callback signing secret",
+        "whsec_..., signs every callback per Standard Webhooks (webhook-signature header); "
+        "generated when empty and callback mode is on. Receivers verify with it.",
+        "string",
+    ),
+    "hep_callback_timeout": (
+        "回调超时（秒）",
+        "每次回调请求的超时，默认 10。",
+        "Callback timeout (s)",
+        "Timeout of one callback attempt (default 10).",
+        "string",
+    ),
+    "hep_callback_retries": (
+        "回调重试次数",
+        "首次失败后的重试次数，默认 3；用尽后进入死信表，可重放。",
+        "Callback retries",
+        "Retries after a failed first attempt (default 3); then the delivery becomes "
+        "a dead letter that can be replayed.",
+        "string",
+    ),
+    "hep_callback_backoff": (
+        "回调重试间隔（秒）",
+        "第一次重试前的等待，之后每次翻倍（带随机抖动），默认 1。",
+        "Callback backoff (s)",
+        "Pause before the first retry; doubles for each retry, with jitter (default 1).",
+        "string",
+    ),
+    "hep_callback_backoff_max": (
+        "回调最长间隔（秒）",
+        "重试等待的上限，也是接收方 Retry-After 的上限，默认 60。",
+        "Callback max backoff (s)",
+        "Longest pause between retries, also the cap on a receiver's Retry-After (default 60).",
+        "string",
+    ),
+    "hep_outbox_size": (
+        "回调待投递上限",
+        "未确认的回调达到此数时，新消息返回 503（从不丢弃已有回调），默认 10000。",
+        "Callback outbox size",
+        "When this many callbacks are pending, new messages get 503 "
+        "(queued ones are never dropped); default 10000.",
+        "string",
+    ),
 }
 
 DEFAULT_CONFIG_TEMPLATE: dict[str, Any] = {

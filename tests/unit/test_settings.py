@@ -21,11 +21,12 @@ def test_defaults_match_the_seed_contract() -> None:
 
 
 def test_strings_and_numbers_are_both_accepted() -> None:
+    url = {"hep_callback_url": "http://127.0.0.1:9/hook"}  # callback mode needs a URL
     as_text = parse_settings(
-        {"hep_cache_size": "10", "hep_cache_ttl": "1.5", "hep_callback_switch": "true"}
+        {"hep_cache_size": "10", "hep_cache_ttl": "1.5", "hep_callback_switch": "true", **url}
     )
     as_numbers = parse_settings(
-        {"hep_cache_size": 10, "hep_cache_ttl": 1.5, "hep_callback_switch": True}
+        {"hep_cache_size": 10, "hep_cache_ttl": 1.5, "hep_callback_switch": True, **url}
     )
     assert (as_text.cache_size, as_text.cache_ttl, as_text.callback_switch) == (10, 1.5, True)
     assert (as_numbers.cache_size, as_numbers.cache_ttl, as_numbers.callback_switch) == (
