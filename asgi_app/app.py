@@ -17,6 +17,8 @@ from .errors import HepError, MethodNotAllowed, NotFound
 from .middleware.access_log import AccessLogMiddleware
 from .middleware.auth import BearerAuthMiddleware, key_claims
 from .middleware.context import RequestContextMiddleware, request_context
+from .openapi import OPENAPI_PATH
+from .ratelimit import KeyRateLimitMiddleware
 from .routes import Handlers
 from .settings import HEP_PREFIX
 
@@ -37,6 +39,7 @@ def create_app(handlers: Handlers) -> Starlette:
         Route(chat, handlers.post_message, methods=["POST"]),
         Route(chat + "/", handlers.post_message, methods=["POST"]),
         Route(f"{HEP_PREFIX}/refresh_token", handlers.refresh_token, methods=["GET", "POST"]),
+        Route(OPENAPI_PATH, handlers.openapi, methods=["GET"]),
     ]
     middleware = [
         Middleware(RequestContextMiddleware),
@@ -44,8 +47,10 @@ def create_app(handlers: Handlers) -> Starlette:
         Middleware(
             BearerAuthMiddleware,
             verify=handlers.keys.verify,
+            public_paths={OPENAPI_PATH},
             on_failure=lambda reason, key_fp: audit.warning("auth_failed", reason=reason),
         ),
+        Middleware(KeyRateLimitMiddleware, limiter=handlers.rate_limits.per_key),
     ]
     exception_handlers: dict[Any, Any] = {
         HepError: _hep_error,

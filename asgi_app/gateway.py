@@ -63,6 +63,10 @@ class Gateway:
     def record_count(self) -> int:
         return len(self._records)
 
+    def known(self, inbound: Inbound) -> bool:
+        """Whether this sender's msg_id already has a record (a repeat POST polls it)."""
+        return (inbound.sender_id, inbound.msg_id) in self._records
+
     def submit(self, inbound: Inbound) -> tuple[Record, bool]:
         """Return the record for this message, queueing it only the first time.
 

@@ -11,15 +11,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from .envelope import envelope
+from .errors import MethodNotAllowed
 from .gateway import Gateway
-from .keys import KeyClaims, KeyManager
+from .keys import KeyClaims, KeyManager, fingerprint
 from .middleware.auth import key_claims
 from .middleware.context import request_context
 from .models import Record
+from .openapi import build_openapi
+from .ratelimit import RateLimits
 from .settings import Settings
 from .validation import parse_inbound, read_json_body
-
-DEFAULT_BODY_LIMIT = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,7 @@ class Handlers:
         audit: structlog audit logger.
         on_key_issued: persists a newly issued key (writes it to the platform config).
         clock: wall clock for ``api_key_ttl``.
+        limits: per-key and per-sender rate limiters (default: from ``settings``).
     """
 
     settings: Settings
@@ -40,8 +42,20 @@ class Handlers:
     keys: KeyManager
     audit: Any
     on_key_issued: Callable[[str], None]
-    body_limit: int = DEFAULT_BODY_LIMIT
     clock: Callable[[], float] = time.time
+    limits: RateLimits | None = None
+
+    def __post_init__(self) -> None:
+        if self.limits is None:
+            limits = RateLimits.from_rates(
+                self.settings.rate_limit_per_key, self.settings.rate_limit_per_sender
+            )
+            object.__setattr__(self, "limits", limits)
+
+    @property
+    def rate_limits(self) -> RateLimits:
+        assert self.limits is not None  # set in __post_init__
+        return self.limits
 
     async def post_message(self, request: Request) -> JSONResponse:
         """Submit a message (first time only) and answer with its record.
@@ -50,8 +64,11 @@ class Handlers:
         arrived so far after ``wait_timeout``. Repeats of the same msg_id from the
         same sender never run the pipeline again.
         """
-        inbound = parse_inbound(await read_json_body(request, limit=self.body_limit))
+        body = await read_json_body(request, limit=self.settings.max_body_bytes)
+        inbound = parse_inbound(body)
         request_context(request.scope).bind(msg_id=inbound.msg_id, sender_id=inbound.sender_id)
+        if not self.gateway.known(inbound):
+            self.rate_limits.per_sender.take(inbound.sender_id)  # polls of a known msg_id are free
         record, created = self.gateway.submit(inbound)
         if created:
             self.audit.info("message_accepted", parts=[p.type for p in inbound.parts])
@@ -59,14 +76,27 @@ class Handlers:
         return self._record_response(record, self._claims(request))
 
     async def refresh_token(self, request: Request) -> JSONResponse:
-        """Issue a new key; the presented one keeps working for the grace period."""
+        """Issue a new key; the presented one keeps working for the grace period.
+
+        ``data`` is ``[{"api_key": <new key>, "api_key_ttl": <its lifetime, s>}]``.
+        """
+        if request.method == "HEAD":  # Starlette adds HEAD to GET routes; no silent rotation
+            raise MethodNotAllowed(
+                "HEAD is not allowed on the refresh endpoint", headers={"Allow": "GET, POST"}
+            )
         new_key = self.keys.issue(grace=True)
         self.on_key_issued(new_key)
         claims = self.keys.verify(new_key)
         ttl = claims.ttl(self.clock())
-        self.audit.info("key_refreshed", new_key_generation=claims.generation)
+        self.audit.info(
+            "key_refreshed", new_key_generation=claims.generation, new_key_fp=fingerprint(new_key)
+        )
         data = [{"api_key": new_key, "api_key_ttl": ttl}]
         return JSONResponse(envelope(api_key_ttl=ttl, data=data))
+
+    async def openapi(self, request: Request) -> JSONResponse:
+        """The OpenAPI 3.1 document of these endpoints (public: no key needed)."""
+        return JSONResponse(build_openapi(self.settings))
 
     def _record_response(self, record: Record, claims: KeyClaims) -> JSONResponse:
         items = self.gateway.view(record)

@@ -29,6 +29,10 @@ DEFAULTS: dict[str, Any] = {
     "hep_wait_timeout": "30",
     "hep_reply_deadline": "300",
     "hep_queue_size": "1000",
+    "hep_key_grace": "60",
+    "hep_max_body_bytes": "1048576",
+    "hep_rate_limit_per_key": "600",
+    "hep_rate_limit_per_sender": "60",
 }
 
 _ENDPOINT_RE = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
@@ -54,6 +58,10 @@ class Settings:
         wait_timeout: how long a POST waits for the pipeline before answering 202 (s).
         reply_deadline: after this many seconds a reply record is marked done anyway.
         queue_size: bound of the inbound queue; when full, POSTs get 503.
+        key_grace: seconds the previous key keeps working after a refresh.
+        max_body_bytes: largest request body read; a larger one gets 413.
+        rate_limit_per_key / rate_limit_per_sender: requests per minute (also the
+            burst: a full bucket), per API key / per new message of one sender; 0 = off.
     """
 
     platform_id: str
@@ -67,6 +75,10 @@ class Settings:
     wait_timeout: float
     reply_deadline: float
     queue_size: int
+    key_grace: float
+    max_body_bytes: int
+    rate_limit_per_key: int
+    rate_limit_per_sender: int
 
     @property
     def chat_path(self) -> str:
@@ -89,6 +101,10 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         wait_timeout=_number(values, "hep_wait_timeout", minimum=0),
         reply_deadline=_number(values, "hep_reply_deadline", minimum=1),
         queue_size=_integer(values, "hep_queue_size", minimum=1),
+        key_grace=_number(values, "hep_key_grace", minimum=0),
+        max_body_bytes=_integer(values, "hep_max_body_bytes", minimum=1024),
+        rate_limit_per_key=_integer(values, "hep_rate_limit_per_key", minimum=0),
+        rate_limit_per_sender=_integer(values, "hep_rate_limit_per_sender", minimum=0),
     )
 
 

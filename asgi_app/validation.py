@@ -1,14 +1,18 @@
 """Turn a request body into an :class:`Inbound`, or a 400 that names the field.
 
-Nothing reaches AstrBot before it passed through here.
+Nothing reaches AstrBot before it passed through here. The rules are written
+once as patterns and limits that the OpenAPI document (``openapi.py``) reuses, so
+what the document promises is exactly what this module accepts. Per-type parsing
+is a table (:data:`MESSAGE_PARSERS`): a new message type is one function and one
+entry, plus its schema in ``openapi.py`` (a test keeps the two in step).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
@@ -17,19 +21,36 @@ from .models import Inbound, Part
 
 MAX_ID_LENGTH = 128
 MAX_NAME_LENGTH = 128
+MAX_TYPE_LENGTH = 16
 MAX_TEXT_LENGTH = 20_000
 MAX_URL_LENGTH = 8_192
-MESSAGE_TYPES = ("text", "image")
-URL_SCHEMES = ("http", "https")
+
+# The same strings are the OpenAPI ``pattern``s; they mean the same in ECMA-262 and Python.
+ID_PATTERN = r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$"
+"""No control characters and at least one character that is not a space."""
+NAME_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+"""No control characters (may be empty: the nickname then defaults to the sender id)."""
+TEXT_PATTERN = r"[^ \t\n\r\f\v]"
+"""Somewhere a character that is not ASCII whitespace."""
+URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\x00-\x20\x7f/?#\[\]@\\]+([/?#][^\x00-\x20\x7f]*)?$"
+"""An absolute http(s) URL with a plain host[:port] (no user info, no IPv6 literal)."""
+
+JSON_MEDIA_TYPE = "application/json"
+
+PartsParser = Callable[[Mapping[str, Any]], list[Part]]
 
 
 async def read_json_body(request: Request, *, limit: int) -> Any:
-    """Read at most ``limit`` bytes of a JSON body (never the whole of a larger one)."""
-    content_type = request.headers.get("content-type", "application/json")
+    """Read at most ``limit`` bytes of a JSON body (never the whole of a larger one).
+
+    A declared ``Content-Length`` over the limit is refused before reading; a
+    chunked body is counted as it streams and refused as soon as it passes the limit.
+    """
+    content_type = request.headers.get("content-type", JSON_MEDIA_TYPE)
     media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
+    if media_type != JSON_MEDIA_TYPE and not media_type.endswith("+json"):
         raise UnsupportedMediaType(
-            f"send the body as JSON with 'Content-Type: application/json', not {media_type!r}"
+            f"send the body as JSON with 'Content-Type: application/json', not {media_type[:80]!r}"
         )
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -39,40 +60,85 @@ async def read_json_body(request: Request, *, limit: int) -> Any:
         body += chunk
         if len(body) > limit:
             raise PayloadTooLarge(f"the body is larger than the {limit}-byte limit")
+    if not body.strip():
+        raise BadRequest("the body is empty: send a JSON object")
     try:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("the body is not valid JSON: nested too deeply") from None
 
 
 def parse_inbound(body: Any) -> Inbound:
-    """Validate a chat message body (the seed's shapes: text with query, image with url)."""
+    """Validate a chat message body into an :class:`Inbound`.
+
+    Raises:
+        BadRequest: naming the first field that is missing, empty, of the wrong
+            type, too long or otherwise unusable.
+    """
     if not isinstance(body, Mapping):
-        raise BadRequest("the body must be a JSON object")
-    msg_id = _string(body, "msg_id", limit=MAX_ID_LENGTH, required=True)
-    sender_id = _string(body, "sender_id", limit=MAX_ID_LENGTH, required=True)
-    nickname = _string(body, "sender_nickname", limit=MAX_NAME_LENGTH) or sender_id
-    kind = _string(body, "type", limit=16) or "text"
-    if kind not in MESSAGE_TYPES:
+        raise BadRequest(f"the body must be a JSON object, got {_json_type(body)}")
+    msg_id = _string(body, "msg_id", limit=MAX_ID_LENGTH, required=True, pattern=_ID_RE)
+    sender_id = _string(body, "sender_id", limit=MAX_ID_LENGTH, required=True, pattern=_ID_RE)
+    nickname = _string(body, "sender_nickname", limit=MAX_NAME_LENGTH, pattern=_NAME_RE)
+    # Absent (or null) means text, as in the seed; an empty string is an unknown type.
+    kind = _string(body, "type", limit=MAX_TYPE_LENGTH) if body.get("type") is not None else "text"
+    parser = MESSAGE_PARSERS.get(kind)
+    if parser is None:
         raise BadRequest(
             f"type: unknown message type {kind!r}; use one of {', '.join(MESSAGE_TYPES)}"
         )
-    query = _string(body, "query", limit=MAX_TEXT_LENGTH, required=kind == "text")
-    parts: list[Part] = []
-    if kind == "image":
-        parts.append(Part("image", url=_url(body, "url")))
-    if query:
-        parts.append(Part("text", text=query))
     return Inbound(
         msg_id=msg_id,
         sender_id=sender_id,
-        sender_nickname=nickname,
-        parts=tuple(parts),
+        sender_nickname=nickname or sender_id,
+        parts=tuple(parser(body)),
         raw=dict(body),
     )
 
 
-def _string(body: Mapping[str, Any], field: str, *, limit: int, required: bool = False) -> str:
+def _text_parts(body: Mapping[str, Any]) -> list[Part]:
+    query = _string(body, "query", limit=MAX_TEXT_LENGTH, required=True, pattern=_TEXT_RE)
+    return [Part("text", text=query)]
+
+
+def _image_parts(body: Mapping[str, Any]) -> list[Part]:
+    """An image needs a ``url``; a ``query`` is an optional caption (the seed crashed without)."""
+    parts = [Part("image", url=_url(body, "url"))]
+    query = _string(body, "query", limit=MAX_TEXT_LENGTH)
+    if query:
+        parts.append(Part("text", text=query))
+    return parts
+
+
+MESSAGE_PARSERS: dict[str, PartsParser] = {
+    "text": _text_parts,
+    "image": _image_parts,
+}
+MESSAGE_TYPES = tuple(MESSAGE_PARSERS)
+
+_ID_RE = re.compile(ID_PATTERN)
+_NAME_RE = re.compile(NAME_PATTERN)
+_TEXT_RE = re.compile(TEXT_PATTERN)
+_URL_RE = re.compile(URL_PATTERN)
+_RULES = {
+    _ID_RE: "must contain no control characters and not be only spaces",
+    _NAME_RE: "must contain no control characters",
+    _TEXT_RE: "must not be empty or only whitespace",
+    _URL_RE: "must be an absolute http(s) URL with a plain host name",
+}
+
+
+def _string(
+    body: Mapping[str, Any],
+    field: str,
+    *,
+    limit: int,
+    required: bool = False,
+    pattern: re.Pattern[str] | None = None,
+) -> str:
+    """A string field; ``null`` counts as absent. Checks type, length, text, pattern."""
     value = body.get(field)
     if value is None:
         if required:
@@ -80,21 +146,31 @@ def _string(body: Mapping[str, Any], field: str, *, limit: int, required: bool =
         return ""
     if not isinstance(value, str):
         raise BadRequest(f"{field}: must be a string, got {_json_type(value)}")
-    if required and not value.strip():
+    if required and not value:
         raise BadRequest(f"{field}: must not be empty")
     if len(value) > limit:
         raise BadRequest(f"{field}: must be at most {limit} characters, got {len(value)}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"{field}: must be valid Unicode text (no lone surrogates)") from None
+    if pattern is not None and value and not _matches(pattern, value):
+        raise BadRequest(f"{field}: {_RULES[pattern]}")
     return value
 
 
+def _matches(pattern: re.Pattern[str], value: str) -> bool:
+    """Anchored patterns must match the whole value (Python's ``$`` alone would allow a
+    trailing newline); the others anywhere, as JSON Schema's ``pattern`` does."""
+    if pattern.pattern.startswith("^"):
+        return pattern.fullmatch(value) is not None
+    return pattern.search(value) is not None
+
+
 def _url(body: Mapping[str, Any], field: str) -> str:
-    url = _string(body, field, limit=MAX_URL_LENGTH, required=True).strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        raise BadRequest(f"{field}: not a valid URL: {url[:80]!r}") from None
-    if parts.scheme.lower() not in URL_SCHEMES or not parts.netloc:
-        raise BadRequest(f"{field}: must be an http(s) URL, got {url[:80]!r}")
+    url = _string(body, field, limit=MAX_URL_LENGTH, required=True)
+    if not _matches(_URL_RE, url):
+        raise BadRequest(f"{field}: {_RULES[_URL_RE]}, got {url[:80]!r}")
     return url
 
 
@@ -103,7 +179,9 @@ def _json_type(value: Any) -> str:
         bool: "a boolean",
         int: "a number",
         float: "a number",
+        str: "a string",
         list: "an array",
         dict: "an object",
+        type(None): "null",
     }
     return names.get(type(value), type(value).__name__)

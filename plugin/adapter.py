@@ -89,6 +89,7 @@ class HttpEndpointAdapter(Platform):
             platform_id=settings.platform_id,
             state_file=data_dir / "keys" / f"{_file_safe(settings.platform_id)}.json",
             ttl=settings.api_key_ttl,
+            grace=settings.key_grace,
         )
         new_key = keys.ensure(str(settings.api_key))
         if new_key is not None:
