@@ -95,7 +95,10 @@ async def test_wrong_method_gets_405_and_unknown_path_404(harness: Harness) -> N
         ({"msg_id": "m", "type": "image", "url": "https://x/a b", "sender_id": "u"}, "url"),
         ({"msg_id": "m", "type": "image", "url": "https://u@x/a", "sender_id": "u"}, "url"),
         ({"msg_id": "m", "type": "image", "url": "https://x/a.png\n", "sender_id": "u"}, "url"),
-        ({"msg_id": "m", "type": "image", "url": "https://x/a", "query": 1, "sender_id": "u"}, "query"),
+        (
+            {"msg_id": "m", "type": "image", "url": "https://x/a", "query": 1, "sender_id": "u"},
+            "query",
+        ),
     ],
 )
 async def test_wrong_types_blank_and_over_long_values_get_400_naming_the_field(

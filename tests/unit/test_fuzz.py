@@ -12,7 +12,7 @@ and the generated cases are counted; the cases must reach :data:`MIN_REQUESTS`
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,10 +27,10 @@ from asgi_app.app import create_app
 from asgi_app.audit import create_audit_logger
 from asgi_app.gateway import Gateway
 from asgi_app.keys import KeyManager
-from asgi_app.openapi import OPENAPI_PATH
+from asgi_app.openapi import OPENAPI_PATH, REFRESH_PATH
 from asgi_app.routes import Handlers
 
-from .conftest import FakeBot, ListSink, make_settings
+from .conftest import CHAT, FakeBot, ListSink, make_settings
 
 EXAMPLES_PER_MODE = 600
 MIN_REQUESTS = 1000
@@ -59,7 +59,7 @@ class FuzzTarget:
             return
         self.requests += 1
 
-        async def counting_send(message: dict[str, Any]) -> None:
+        async def counting_send(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 self.statuses[message["status"]] = self.statuses.get(message["status"], 0) + 1
             await send(message)
@@ -123,19 +123,30 @@ def fuzz_schema(target: FuzzTarget) -> Any:
     return loaded
 
 
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+FUZZ_PLAN = [
+    # (path, method, mode, examples): the chat endpoint is where client input goes.
+    (CHAT, "POST", GenerationMode.POSITIVE, 600),
+    (CHAT, "POST", GenerationMode.NEGATIVE, 600),
+    (REFRESH_PATH, "GET", GenerationMode.POSITIVE, 25),
+    (REFRESH_PATH, "POST", GenerationMode.POSITIVE, 25),
+    (OPENAPI_PATH, "GET", GenerationMode.POSITIVE, 25),
+]
+
+
+@pytest.mark.parametrize(("path", "method", "mode", "examples"), FUZZ_PLAN)
 def test_the_app_survives_fuzzing_and_answers_as_documented(
-    fuzz_schema: Any, target: FuzzTarget, mode: GenerationMode
+    fuzz_schema: Any, target: FuzzTarget, path: str, method: str, mode: str, examples: int
 ) -> None:
     """We expect no 5xx and every response to match the document (all default checks).
 
     Positive cases must be accepted, negative ones (bodies that break the schema)
     refused with a documented 4xx.
     """
+    operation = fuzz_schema[path][method]
 
-    @given(case=fuzz_schema.as_strategy(mode))
+    @given(case=operation.as_strategy(mode))
     @settings(
-        max_examples=EXAMPLES_PER_MODE,
+        max_examples=examples,
         deadline=None,
         derandomize=True,
         database=None,
