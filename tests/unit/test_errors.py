@@ -171,6 +171,7 @@ async def test_the_body_limit_is_configurable(harness: Harness) -> None:
     response = await harness.chat(body)
     assert response.status_code == 413 and response.json()["error"] == "payload_too_large"
     assert "2048-byte" in response.json()["detail"]
+    assert response.headers["connection"] == "close"  # the unread rest forbids keep-alive
 
 
 @pytest.mark.parametrize("settings_overrides", [{"hep_max_body_bytes": "4096"}])
