@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from .errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from .models import Inbound, Part
@@ -60,16 +60,19 @@ async def read_json_body(request: Request, *, limit: int) -> Any:
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the body is larger than the {limit}-byte limit")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"the body is larger than the {limit}-byte limit")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise PayloadTooLarge(f"the body is larger than the {limit}-byte limit")
+    except ClientDisconnect:
+        raise BadRequest("the client disconnected before the whole body arrived") from None
     if not body.strip():
         raise BadRequest("the body is empty: send a JSON object")
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    except ValueError as exc:  # bad JSON or UTF-8, and integers over Python's digit limit
+        raise BadRequest(f"the body is not valid JSON: {str(exc)[:200]}") from None
     except RecursionError:
         raise BadRequest("the body is not valid JSON: nested too deeply") from None
 

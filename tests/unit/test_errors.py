@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
@@ -121,8 +122,17 @@ async def test_wrong_types_blank_and_over_long_values_get_400_naming_the_field(
         b"[" * 100_000 + b"]" * 100_000,
         b'{"msg_id": "\\ud800", "query": "x", "sender_id": "u"}',
         b'{"msg_id": "m", "query": "\\udfff", "sender_id": "u"}',
+        b'{"msg_id": "m", "n": ' + b"9" * 5000 + b"}",
     ],
-    ids=["empty", "blank", "not-utf8", "deep-nesting", "lone-surrogate-id", "lone-surrogate-text"],
+    ids=[
+        "empty",
+        "blank",
+        "not-utf8",
+        "deep-nesting",
+        "lone-surrogate-id",
+        "lone-surrogate-text",
+        "huge-integer",
+    ],
 )
 async def test_bodies_that_crash_naive_parsers_get_400(harness: Harness, content: bytes) -> None:
     """Empty, undecodable, deeply nested or surrogate-laden JSON is a client error, not a 500."""
@@ -216,3 +226,49 @@ async def test_wrong_methods_and_unknown_paths_get_the_envelope(
     if status == 405:
         assert response.headers["allow"]
     assert harness.issued == []  # HEAD never rotates the key
+
+
+async def test_a_client_that_disconnects_mid_body_is_not_a_server_error(harness: Harness) -> None:
+    """We expect a 400 in the log, not an internal error, when the body never completes."""
+    from asgi_app.app import create_app
+    from asgi_app.audit import create_audit_logger
+    from asgi_app.routes import Handlers
+
+    handlers = Handlers(
+        settings=harness.settings,
+        gateway=harness.gateway,
+        keys=harness.keys,
+        audit=create_audit_logger(harness.sink),
+        on_key_issued=harness.issued.append,
+    )
+    pending: list[dict[str, Any]] = [
+        {"type": "http.request", "body": b'{"msg_id": ', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    messages = iter(pending)
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "path": CHAT,
+        "raw_path": CHAT.encode(),
+        "query_string": b"",
+        "headers": [
+            (b"authorization", f"Bearer {harness.key}".encode()),
+            (b"content-type", b"application/json"),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+        "scheme": "http",
+    }
+    await create_app(handlers)(scope, receive, send)
+    assert sent[0]["status"] == 400
+    assert not harness.sink.events("internal_error")
