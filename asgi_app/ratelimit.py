@@ -20,7 +20,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .envelope import error_response
 from .errors import TooManyRequests
 from .middleware.auth import key_claims
-from .middleware.context import request_context
 
 MAX_BUCKETS = 10_000
 REFILL_WINDOW = 60.0
@@ -96,8 +95,10 @@ class RateLimits:
 class KeyRateLimitMiddleware:
     """Answer 429 (envelope + ``Retry-After``) when the request's key is over its limit.
 
-    Sits inside the bearer auth, so it only counts authenticated requests, keyed by
-    the key's fingerprint; public routes (no key) pass through.
+    Sits inside the bearer auth, so it only counts authenticated requests; public
+    routes (no key) pass through. The bucket belongs to the key's lineage (the
+    instance it was issued for), not to one key string: a refresh hands out a new
+    key, and must not hand out a fresh bucket with it.
 
     Args:
         app: the wrapped ASGI app.
@@ -112,11 +113,10 @@ class KeyRateLimitMiddleware:
         if scope["type"] != "http" or not self.limiter.enabled:
             await self.app(scope, receive, send)
             return
-        key_fp = request_context(scope).key_fp
         claims = key_claims(scope)
-        if key_fp is not None and claims is not None:
+        if claims is not None:
             try:
-                self.limiter.take(key_fp)
+                self.limiter.take(claims.platform_id)
             except TooManyRequests as exc:
                 ttl = claims.ttl(time.time())
                 await error_response(exc, api_key_ttl=ttl)(scope, receive, send)

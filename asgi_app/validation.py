@@ -67,6 +67,11 @@ async def read_json_body(request: Request, *, limit: int) -> Any:
                 raise PayloadTooLarge(f"the body is larger than the {limit}-byte limit")
     except ClientDisconnect:
         raise BadRequest("the client disconnected before the whole body arrived") from None
+    return decode_json(bytes(body))
+
+
+def decode_json(body: bytes) -> Any:
+    """Parse a JSON body; anything unparsable is a :class:`BadRequest`, never another error."""
     if not body.strip():
         raise BadRequest("the body is empty: send a JSON object")
     try:

@@ -95,7 +95,8 @@ _FIELDS: dict[str, tuple[str, str, str, str, str]] = {
     ),
     "hep_rate_limit_per_key": (
         "每密钥限流（次/分钟）",
-        "每个 API 密钥每分钟最多请求数（也是突发上限），超出返回 429；0 表示不限，默认 600。",
+        "每个 API 密钥每分钟最多请求数（也是突发上限，刷新不重置），超出返回 429；"
+        "0 表示不限，默认 600。",
         "Rate limit per key (req/min)",
         "Requests per minute per API key (also the burst); over it → 429. 0 = off, default 600.",
         "string",
