@@ -1,8 +1,8 @@
 """The OpenAPI 3.1 document of the adapter's endpoints, built as plain data.
 
-No framework generates it: the message rules come from ``validation.py`` (the
-same patterns and limits), the chat path from the settings, the error slugs from
-``errors.py``, so a test can hold the document and the code to each other
+No framework generates it: the schemas come from ``schemas.py`` (which reuses
+``validation.py``'s patterns and limits, and ``errors.py``'s slugs), the chat path
+from the settings, so a test can hold the document and the code to each other
 (``tests/unit/test_openapi.py``) and schemathesis fuzzes the app against it.
 """
 
@@ -10,63 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import errors
+from .schemas import REF, component_schemas
 from .settings import HEP_PREFIX, Settings
-from .validation import (
-    ID_PATTERN,
-    JSON_MEDIA_TYPE,
-    MAX_ID_LENGTH,
-    MAX_NAME_LENGTH,
-    MAX_TEXT_LENGTH,
-    MAX_URL_LENGTH,
-    NAME_PATTERN,
-    TEXT_PATTERN,
-    URL_PATTERN,
-)
+from .validation import JSON_MEDIA_TYPE
 
 API_VERSION = "1.0.0"
 REFRESH_PATH = f"{HEP_PREFIX}/refresh_token"
 OPENAPI_PATH = f"{HEP_PREFIX}/openapi.json"
-
-_REF = "#/components/schemas/"
-_ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": ID_PATTERN}
-_COMMON_FIELDS: dict[str, Any] = {
-    "msg_id": {**_ID, "description": "Client-chosen message id; a repeat POST polls it."},
-    "sender_id": {**_ID, "description": "Who sends; replies are scoped by (sender_id, msg_id)."},
-    "sender_nickname": {
-        "type": ["string", "null"],
-        "maxLength": MAX_NAME_LENGTH,
-        "pattern": NAME_PATTERN,
-        "description": "Display name; defaults to sender_id.",
-    },
-}
-_TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT_LENGTH, "pattern": TEXT_PATTERN}
-_URL = {"type": "string", "minLength": 1, "maxLength": MAX_URL_LENGTH, "pattern": URL_PATTERN}
-
-MESSAGE_SCHEMAS: dict[str, dict[str, Any]] = {
-    "text": {
-        "title": "TextMessage",
-        "properties": {
-            "type": {"enum": ["text", None], "description": "Absent or null also means text."},
-            "query": {**_TEXT, "description": "The text sent to the bot."},
-        },
-        "required": ["query"],
-    },
-    "image": {
-        "title": "ImageMessage",
-        "properties": {
-            "type": {"const": "image"},
-            "url": {**_URL, "description": "Where the bot fetches the image."},
-            "query": {
-                "type": ["string", "null"],
-                "maxLength": MAX_TEXT_LENGTH,
-                "description": "Optional caption.",
-            },
-        },
-        "required": ["type", "url"],
-    },
-}
-"""One JSON Schema per message type of ``validation.MESSAGE_PARSERS`` (kept equal by a test)."""
 
 
 def build_openapi(settings: Settings) -> dict[str, Any]:
@@ -87,7 +37,7 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
             OPENAPI_PATH: {"get": _openapi_operation()},
         },
         "components": {
-            "schemas": _schemas(),
+            "schemas": component_schemas(),
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http",
@@ -111,7 +61,7 @@ def _chat_operation() -> dict[str, Any]:
         "summary": "Send a message; wait (bounded) for the bot's replies",
         "requestBody": {
             "required": True,
-            "content": {JSON_MEDIA_TYPE: {"schema": {"$ref": _REF + "ChatMessage"}}},
+            "content": {JSON_MEDIA_TYPE: {"schema": {"$ref": REF + "ChatMessage"}}},
         },
         "responses": {
             "200": _envelope_response("The pipeline has finished (`done: true`).", "Envelope"),
@@ -158,7 +108,7 @@ def _envelope_response(description: str, schema: str) -> dict[str, Any]:
     return {
         "description": description,
         "headers": {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}},
-        "content": {JSON_MEDIA_TYPE: {"schema": {"$ref": _REF + schema}}},
+        "content": {JSON_MEDIA_TYPE: {"schema": {"$ref": REF + schema}}},
     }
 
 
@@ -199,85 +149,5 @@ def _headers() -> dict[str, Any]:
             "description": "Always `Bearer`.",
             "required": True,
             "schema": {"type": "string"},
-        },
-    }
-
-
-def error_slugs() -> list[str]:
-    """Every ``error`` value a client can see (the classes in ``errors.py``)."""
-    classes: list[type[errors.HepError]] = [errors.HepError, *errors.HepError.__subclasses__()]
-    return sorted({cls.error for cls in classes})
-
-
-def _schemas() -> dict[str, Any]:
-    variants = {
-        name: {
-            "type": "object",
-            "title": schema["title"],
-            "properties": {**_COMMON_FIELDS, **schema["properties"]},
-            "required": ["msg_id", "sender_id", *schema["required"]],
-        }
-        for name, schema in MESSAGE_SCHEMAS.items()
-    }
-    envelope_fields: dict[str, Any] = {
-        "msg_id": {"type": "string", "description": "Echoes the request's msg_id."},
-        "code": {"type": "integer", "description": "0 on success, else the HTTP status."},
-        "detail": {"type": "string", "description": "Plain words on what happened."},
-        "api_key_ttl": {"type": "integer", "minimum": 0, "description": "Key life left, s."},
-        "done": {"type": "boolean", "description": "Whether the bot has finished."},
-    }
-    required = ["msg_id", "code", "detail", "api_key_ttl", "data", "done"]
-    return {
-        **{schema["title"]: variants[name] for name, schema in MESSAGE_SCHEMAS.items()},
-        "ChatMessage": {"oneOf": [{"$ref": _REF + s["title"]} for s in MESSAGE_SCHEMAS.values()]},
-        "Item": {
-            "type": "object",
-            "required": ["item_id", "type", "content"],
-            "properties": {
-                "item_id": {"type": "string", "description": "Unique; de-duplicate on it."},
-                "type": {"type": "string", "description": "text, image, ..."},
-                "content": {"description": "Text, a URL, or an object for other kinds."},
-            },
-        },
-        "Envelope": {
-            "type": "object",
-            "required": required,
-            "properties": {
-                **envelope_fields,
-                "code": {"const": 0},
-                "data": {"type": "array", "items": {"$ref": _REF + "Item"}},
-            },
-        },
-        "KeyGrant": {
-            "type": "object",
-            "required": ["api_key", "api_key_ttl"],
-            "properties": {
-                "api_key": {"type": "string", "pattern": "^hep_"},
-                "api_key_ttl": {"type": "integer", "minimum": 0},
-            },
-        },
-        "KeyEnvelope": {
-            "type": "object",
-            "required": required,
-            "properties": {
-                **envelope_fields,
-                "code": {"const": 0},
-                "data": {
-                    "type": "array",
-                    "minItems": 1,
-                    "maxItems": 1,
-                    "items": {"$ref": _REF + "KeyGrant"},
-                },
-            },
-        },
-        "ErrorEnvelope": {
-            "type": "object",
-            "required": [*required, "error"],
-            "properties": {
-                **envelope_fields,
-                "code": {"type": "integer", "minimum": 400, "maximum": 599},
-                "data": {"type": "array", "maxItems": 0},
-                "error": {"enum": error_slugs(), "description": "Stable machine-readable slug."},
-            },
         },
     }

@@ -1,10 +1,10 @@
 """Turn a request body into an :class:`Inbound`, or a 400 that names the field.
 
 Nothing reaches AstrBot before it passed through here. The rules are written
-once as patterns and limits that the OpenAPI document (``openapi.py``) reuses, so
+once as patterns and limits that the OpenAPI schemas (``schemas.py``) reuse, so
 what the document promises is exactly what this module accepts. Per-type parsing
 is a table (:data:`MESSAGE_PARSERS`): a new message type is one function and one
-entry, plus its schema in ``openapi.py`` (a test keeps the two in step).
+entry, plus its schema in ``schemas.py`` (a test keeps the two in step).
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ from starlette.routing import Route
 from asgi_app import errors
 from asgi_app.app import create_app
 from asgi_app.errors import BadRequest
-from asgi_app.openapi import MESSAGE_SCHEMAS, OPENAPI_PATH, build_openapi, error_slugs
+from asgi_app.openapi import OPENAPI_PATH, build_openapi
+from asgi_app.schemas import MESSAGE_SCHEMAS, error_slugs
 from asgi_app.validation import MESSAGE_TYPES, parse_inbound
 
 from .conftest import Harness, make_settings
