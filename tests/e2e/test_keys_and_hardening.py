@@ -31,6 +31,7 @@ PLATFORM_ID = "hep_keys"
 CHAT = "/api/plug/v1/chat"
 REFRESH = "/api/plug/hep/refresh_token"
 GRACE = 30
+DASHBOARD_COOKIE = "astrbot_dashboard_jwt"  # astrbot/dashboard/services/auth_service.py
 ADMIN_ROUTES = ["/api/config/get", "/api/plugin/get", "/api/v1/api-keys", "/api/v1/system-config"]
 
 
@@ -106,14 +107,16 @@ def test_our_key_is_refused_by_dashboard_admin_routes(bot: AstrBotProcess, route
     """
     refused = {401} if not route.startswith("/api/v1/") else {401, 403}
     key = current_key(bot)
+    login = bot.login()
     with client(bot) as http:
         as_bearer = http.get(route, headers={"Authorization": f"Bearer {key}"})
         assert as_bearer.status_code in refused, as_bearer.text
-        http.cookies.set("token", key)
-        assert http.get(route).status_code == 401
-        http.cookies.clear()
-        admin = http.get(route, headers={"Authorization": f"Bearer {bot.login()}"})
-    assert admin.status_code == 200, admin.text
+        as_cookie = http.get(route, headers={"Cookie": f"{DASHBOARD_COOKIE}={key}"})
+        assert as_cookie.status_code == 401, as_cookie.text
+        admin = http.get(route, headers={"Authorization": f"Bearer {login}"})
+        assert admin.status_code == 200, admin.text
+        admin_cookie = http.get(route, headers={"Cookie": f"{DASHBOARD_COOKIE}={login}"})
+        assert admin_cookie.status_code == 200, admin_cookie.text
 
 
 def test_a_dashboard_login_token_is_refused_by_our_endpoints(bot: AstrBotProcess) -> None:
