@@ -32,7 +32,6 @@ from asgi_app.routes import Handlers
 
 from .conftest import CHAT, FakeBot, ListSink, make_settings
 
-EXAMPLES_PER_MODE = 600
 MIN_REQUESTS = 1000
 
 
