@@ -21,7 +21,9 @@ from .middleware.access_log import AccessLogMiddleware
 from .middleware.auth import BearerAuthMiddleware, PublicPaths, key_claims
 from .middleware.context import RequestContextMiddleware, request_context
 from .middleware.metrics import MetricsMiddleware
+from .openapi import OPENAPI_PATH
 from .ops import HEALTH_PATH, OpsHandlers
+from .ratelimit import KeyRateLimitMiddleware
 from .routes import Handlers
 from .settings import HEP_PREFIX
 
@@ -42,6 +44,7 @@ def create_app(handlers: Handlers) -> Starlette:
         Route(chat, handlers.post_message, methods=["POST"]),
         Route(chat + "/", handlers.post_message, methods=["POST"]),
         Route(f"{HEP_PREFIX}/refresh_token", handlers.refresh_token, methods=["GET", "POST"]),
+        Route(OPENAPI_PATH, handlers.openapi, methods=["GET"]),
     ]
     metrics = handlers.metrics if handlers.metrics is not None else Metrics(handlers.gateway)
     routes += OpsHandlers(intake=handlers.gateway, metrics=metrics).routes()
@@ -56,9 +59,12 @@ def create_app(handlers: Handlers) -> Starlette:
         Middleware(
             BearerAuthMiddleware,
             verify=handlers.keys.verify,
-            public_paths=PublicPaths(exact=(HEALTH_PATH,), prefixes=(FILES_PREFIX + "/",)),
+            public_paths=PublicPaths(
+                exact=(HEALTH_PATH, OPENAPI_PATH), prefixes=(FILES_PREFIX + "/",)
+            ),
             on_failure=lambda reason, key_fp: audit.auth_failed(reason=reason, key_fp=key_fp),
         ),
+        Middleware(KeyRateLimitMiddleware, limiter=handlers.rate_limits.per_key),
     ]
     exception_handlers: dict[Any, Any] = {
         HepError: _hep_error,

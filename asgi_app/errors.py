@@ -59,6 +59,10 @@ class PayloadTooLarge(HepError):
     status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     error = "payload_too_large"
 
+    def __init__(self, detail: str) -> None:
+        # The rest of the body is never read, so the connection cannot carry another request.
+        super().__init__(detail, headers={"Connection": "close"})
+
 
 class UnsupportedMediaType(HepError):
     status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE

@@ -105,6 +105,10 @@ class Gateway:
     def closed(self) -> bool:
         return self._closed
 
+    def known(self, inbound: Inbound) -> bool:
+        """Whether this sender's msg_id already has a record (a repeat POST polls it)."""
+        return (inbound.sender_id, inbound.msg_id) in self._records
+
     def submit(self, inbound: Inbound) -> tuple[Record, bool]:
         """Return the record for this message, queueing it only the first time.
 
@@ -178,8 +182,12 @@ class Gateway:
         return list(record.items)
 
     def close(self) -> None:
-        """Finish every open record so no waiter hangs past shutdown."""
+        """Refuse new messages (503) and finish every open record."""
         self._closed = True
+        self.finish_all()
+
+    def finish_all(self) -> None:
+        """Finish every open record so no waiter hangs past shutdown (or a loop's end)."""
         for record in list(self._records.values()):
             self._finish(record, "shutdown", timed_out=True)
 

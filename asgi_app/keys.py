@@ -53,6 +53,7 @@ class _KeyState:
     generation: int = 0
     grace_generation: int = -1
     grace_until: float = 0.0
+    current_key: str = ""  # derivable from the secret anyway; lets ensure() restore it
 
 
 def fingerprint(token: str) -> str:
@@ -88,19 +89,31 @@ class KeyManager:
         self._state = self._load()
 
     def ensure(self, configured_key: str) -> str | None:
-        """Keep a valid configured key; otherwise issue a new one (revoking all older keys).
+        """Reconcile the configured key with the state; returns the key to write back, if any.
 
-        Returns:
-            The new key to write back to the config, or ``None`` if the configured
-            key is still good.
+        - the current key: kept (``None``);
+        - an older key of ours (a dashboard form saved after a refresh): the current
+          key is written back, nothing is revoked and the old key gains nothing;
+        - empty (the operator cleared it), invalid, foreign or expired: a new key of a
+          new generation, which revokes every earlier key.
         """
         if configured_key:
             try:
-                self.verify(configured_key)
-                return None
-            except Unauthorized:
-                pass
+                if self.verify(configured_key).generation == self._state.generation:
+                    return None
+                stale = True  # accepted only for the grace period
+            except Unauthorized as exc:
+                stale = exc.reason == "revoked"
+            current = self._state.current_key
+            if stale and current and self._is_current(current):
+                return current
         return self.issue(grace=False)
+
+    def _is_current(self, key: str) -> bool:
+        try:
+            return self.verify(key).generation == self._state.generation
+        except Unauthorized:
+            return False
 
     def issue(self, *, grace: bool) -> str:
         """Issue a key of a new generation; with ``grace`` the previous one lingers."""
@@ -111,7 +124,6 @@ class KeyManager:
         else:
             state.grace_generation, state.grace_until = -1, 0.0
         state.generation += 1
-        self._save()
         claims = {
             "p": self._platform_id,
             "g": state.generation,
@@ -120,7 +132,9 @@ class KeyManager:
             "n": secrets.token_urlsafe(6),
         }
         payload = _b64encode(json.dumps(claims, separators=(",", ":")).encode())
-        return f"{KEY_PREFIX}{payload}.{self._sign(payload)}"
+        state.current_key = key = f"{KEY_PREFIX}{payload}.{self._sign(payload)}"
+        self._save()
+        return key
 
     def verify(self, token: str) -> KeyClaims:
         """Return the claims of a key this instance accepts right now.
@@ -157,35 +171,48 @@ class KeyManager:
         return _b64encode(mac.digest())
 
     def _load(self) -> _KeyState:
+        """Read the state file; a missing or unreadable one starts afresh.
+
+        A fresh state has a new secret, so every earlier key stops verifying and
+        :meth:`ensure` issues a new one: failing closed, never open.
+        """
         try:
             raw: dict[str, Any] = json.loads(self._state_file.read_text("utf-8"))
-            return _KeyState(
+            state = _KeyState(
                 secret=bytes.fromhex(raw["secret"]),
                 generation=int(raw["generation"]),
                 grace_generation=int(raw.get("grace_generation", -1)),
                 grace_until=float(raw.get("grace_until", 0.0)),
+                current_key=str(raw.get("current_key", "")),
             )
-        except FileNotFoundError:
+            if len(state.secret) < SECRET_BYTES:
+                raise ValueError("secret too short")
+        except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError):
             state = _KeyState(secret=secrets.token_bytes(SECRET_BYTES))
             self._write(state)
             return state
+        if self._state_file.stat().st_mode & 0o077:
+            self._state_file.chmod(0o600)  # someone loosened it; the file holds the secret
+        return state
 
     def _save(self) -> None:
         self._write(self._state)
 
     def _write(self, state: _KeyState) -> None:
         """Write atomically with owner-only permissions (the file holds the secret)."""
-        self._state_file.parent.mkdir(parents=True, exist_ok=True)
+        self._state_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         text = json.dumps(
             {
                 "secret": state.secret.hex(),
                 "generation": state.generation,
                 "grace_generation": state.grace_generation,
                 "grace_until": state.grace_until,
+                "current_key": state.current_key,
             }
         )
         tmp = self._state_file.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # O_CREAT's mode does not apply to a leftover tmp file
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, self._state_file)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -58,8 +59,20 @@ class Shape:
     parse: Callable[[Mapping[str, Any], StringReader], tuple[Part, ...]]
 
 
+TEXT_PATTERN = r"[^ \t\n\r\f\v]"
+"""Somewhere a character that is not ASCII whitespace (same in Python and ECMA-262)."""
+_TEXT_RE = re.compile(TEXT_PATTERN)
+
+
+def _text(value: str, field: str) -> str:
+    if not _TEXT_RE.search(value):
+        raise BadRequest(f"{field}: must not be empty or only whitespace")
+    return value
+
+
 def _text_message(body: Mapping[str, Any], read: StringReader) -> tuple[Part, ...]:
-    return (Part("text", text=read(body, "query", limit=MAX_TEXT_LENGTH, required=True)),)
+    query = read(body, "query", limit=MAX_TEXT_LENGTH, required=True)
+    return (Part("text", text=_text(query, "query")),)
 
 
 def _media_message(kind: PartType) -> Callable[[Mapping[str, Any], StringReader], tuple[Part, ...]]:
@@ -87,7 +100,7 @@ def _mixed_message(body: Mapping[str, Any], read: StringReader) -> tuple[Part, .
         kind = _prefixed(read, item, prefix, "type", limit=16, required=True)
         if kind == "text":
             text = _prefixed(read, item, prefix, "content", limit=MAX_TEXT_LENGTH, required=True)
-            parts.append(Part("text", text=text))
+            parts.append(Part("text", text=_text(text, prefix + "content")))
         elif kind in MEDIA_TYPES:
             parts.append(media_part(kind, item, read, prefix=prefix))
         else:
@@ -149,25 +162,60 @@ def media_part(kind: PartType, body: Mapping[str, Any], read: StringReader, *, p
 
 
 def check_url(url: str, kind: str, prefix: str = "") -> str:
-    """Accept http(s) URLs and base64 ``data:`` URLs of the right media family only."""
+    """Accept http(s) URLs and base64 ``data:`` URLs of the right media family only.
+
+    Both are checked with :func:`url_patterns`, the same patterns the OpenAPI
+    document publishes, so the document and this check accept the same URLs.
+    """
     field = f"{prefix}url"
-    url = url.strip()
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     if scheme not in URL_SCHEMES:
-        shown = f"{scheme!r}" if scheme else "no scheme"
+        shown = f"{scheme[:20]!r}" if scheme else "no scheme"
         raise BadRequest(f"{field}: only http, https and data URLs are accepted, got {shown}")
+    http_pattern, data_pattern = _URL_RES[kind]
     if scheme == "data":
-        _check_data_url(url, kind, field)
+        if not data_pattern.search(url):
+            family = DATA_URL_FAMILIES[kind][0] or "any"
+            raise BadRequest(
+                f"{field}: use data:<media type>;base64,<data> with a {family}* (lowercase) "
+                "or application/octet-stream media type and valid, non-empty base64"
+            )
         return url
     if len(url) > MAX_URL_LENGTH:
         raise BadRequest(f"{field}: must be at most {MAX_URL_LENGTH} characters, got {len(url)}")
-    try:
-        netloc = urlsplit(url).netloc
-    except ValueError:
-        netloc = ""
-    if not netloc:
-        raise BadRequest(f"{field}: not a valid URL: {url[:80]!r}")
+    if not http_pattern.search(url):
+        raise BadRequest(
+            f"{field}: must be an absolute http(s) URL with a plain host name, got {url[:80]!r}"
+        )
     return url
+
+
+HTTP_URL_PATTERN = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://[^\x00-\x20\x7f/?#\[\]@\\]+([/?#][^\x00-\x20\x7f]*)?$(?!\n)"
+)
+"""An absolute http(s) URL with a plain host[:port] (no user info, no IPv6 literal).
+``$(?!\n)`` means end of text in both Python and ECMA-262 (JSON Schema's regexes)."""
+
+_BASE64 = "(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)"
+
+
+def data_url_pattern(kind: str) -> str:
+    """``data:<type>;base64,<data>`` whose media type fits a part of this ``kind``."""
+    family = DATA_URL_FAMILIES[kind][0]
+    subtype = "[a-z0-9.+-]+/[a-z0-9.+-]+" if not family else f"{family}[a-z0-9.+-]+"
+    return rf"^[Dd][Aa][Tt][Aa]:(?:{subtype}|application/octet-stream)?;base64,{_BASE64}$(?!\n)"
+
+
+def url_patterns(kind: str) -> tuple[str, str]:
+    """The (http(s), data) URL patterns of a part of this ``kind``."""
+    return HTTP_URL_PATTERN, data_url_pattern(kind)
+
+
+_URL_RES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    kind: (re.compile(http), re.compile(data))
+    for kind in MEDIA_TYPES
+    for http, data in [url_patterns(kind)]
+}
 
 
 def decode_data_url(url: str) -> tuple[str, bytes]:
@@ -209,7 +257,7 @@ def _prefixed(
     ``limit=None``: no length rule of its own (a data URL may fill the body limit).
     """
     value = read({prefix + field: body.get(field)}, prefix + field, limit=limit or 2**62)
-    if required and not value.strip():
+    if required and not value:
         if body.get(field) is None:
             raise BadRequest(f"{prefix}{field}: this field is required")
         raise BadRequest(f"{prefix}{field}: must not be empty")
@@ -217,7 +265,11 @@ def _prefixed(
 
 
 def _url_name(url: str) -> str:
-    if url.startswith("data:"):
+    """A file's name from its URL's last path segment (``file`` when there is none)."""
+    if url[:5].lower() == "data:":
         return "file"
-    path = urlsplit(url).path.rstrip("/")
-    return unquote(path.rsplit("/", 1)[-1]) or "file"
+    try:
+        path = urlsplit(url).path.rstrip("/")
+    except ValueError:  # e.g. a host that is not valid under NFKC normalisation
+        return "file"
+    return unquote(path.rsplit("/", 1)[-1])[:MAX_NAME_LENGTH] or "file"

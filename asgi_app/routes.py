@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 from .audit import AuditTrail
 from .callbacks import CallbackDispatcher
 from .envelope import envelope
+from .errors import MethodNotAllowed
 from .files import FileStore
 from .gateway import Gateway
 from .keys import KeyClaims, KeyManager, fingerprint
@@ -20,10 +21,10 @@ from .metrics import Metrics
 from .middleware.auth import key_claims
 from .middleware.context import request_context
 from .models import Inbound, Record
+from .openapi import build_openapi
+from .ratelimit import RateLimits
 from .settings import Settings
 from .validation import parse_inbound, read_json_body
-
-DEFAULT_BODY_LIMIT = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,7 @@ class Handlers:
         metrics: the instance's Prometheus metrics (``create_app`` makes one when None).
         files: the store behind signed file links (``None``: no file route).
         callbacks: the callback dispatcher when callback mode is on, else ``None``.
+        limits: per-key and per-sender rate limiters (default: from ``settings``).
     """
 
     settings: Settings
@@ -47,11 +49,23 @@ class Handlers:
     keys: KeyManager
     audit: AuditTrail
     on_key_issued: Callable[[str], None]
-    body_limit: int = DEFAULT_BODY_LIMIT
     clock: Callable[[], float] = time.time
     metrics: Metrics | None = None
     files: FileStore | None = None
     callbacks: CallbackDispatcher | None = None
+    limits: RateLimits | None = None
+
+    def __post_init__(self) -> None:
+        if self.limits is None:
+            limits = RateLimits.from_rates(
+                self.settings.rate_limit_per_key, self.settings.rate_limit_per_sender
+            )
+            object.__setattr__(self, "limits", limits)
+
+    @property
+    def rate_limits(self) -> RateLimits:
+        assert self.limits is not None  # set in __post_init__
+        return self.limits
 
     async def post_message(self, request: Request) -> JSONResponse:
         """Submit a message (first time only) and answer with its record.
@@ -60,10 +74,13 @@ class Handlers:
         arrived so far after ``wait_timeout``. Repeats of the same msg_id from the
         same sender never run the pipeline again.
         """
-        inbound = parse_inbound(await read_json_body(request, limit=self.body_limit))
+        body = await read_json_body(request, limit=self.settings.max_body_bytes)
+        inbound = parse_inbound(body)
         base_url = self.settings.public_base_url or str(request.base_url).rstrip("/")
         inbound = dataclasses.replace(inbound, base_url=base_url)
         request_context(request.scope).bind(msg_id=inbound.msg_id, sender_id=inbound.sender_id)
+        if not self.gateway.known(inbound):
+            self.rate_limits.per_sender.take(inbound.sender_id)  # polls of a known msg_id are free
         if self.callbacks is not None:
             return self._acknowledge(inbound, self._claims(request), self.callbacks)
         record, created = self.gateway.submit(inbound)
@@ -73,7 +90,14 @@ class Handlers:
         return self._record_response(record, self._claims(request))
 
     async def refresh_token(self, request: Request) -> JSONResponse:
-        """Issue a new key; the presented one keeps working for the grace period."""
+        """Issue a new key; the presented one keeps working for the grace period.
+
+        ``data`` is ``[{"api_key": <new key>, "api_key_ttl": <its lifetime, s>}]``.
+        """
+        if request.method == "HEAD":  # Starlette adds HEAD to GET routes; no silent rotation
+            raise MethodNotAllowed(
+                "HEAD is not allowed on the refresh endpoint", headers={"Allow": "GET, POST"}
+            )
         new_key = self.keys.issue(grace=True)
         self.on_key_issued(new_key)
         claims = self.keys.verify(new_key)
@@ -81,6 +105,10 @@ class Handlers:
         self.audit.key_refreshed(new_key_fp=fingerprint(new_key), generation=claims.generation)
         data = [{"api_key": new_key, "api_key_ttl": ttl}]
         return JSONResponse(envelope(api_key_ttl=ttl, data=data))
+
+    async def openapi(self, request: Request) -> JSONResponse:
+        """The OpenAPI 3.1 document of these endpoints (public: no key needed)."""
+        return JSONResponse(build_openapi(self.settings))
 
     def _acknowledge(
         self, inbound: Inbound, claims: KeyClaims, callbacks: CallbackDispatcher
@@ -94,7 +122,7 @@ class Handlers:
         record, created = self.gateway.submit(inbound)
         if created:
             callbacks.accepted(record, claims.expires_at)
-            self.audit.info("message_accepted", parts=[p.type for p in inbound.parts])
+            self.audit.message_accepted(record, inbound)
         body = envelope(
             msg_id=inbound.msg_id,
             detail="accepted: the replies will be POSTed to the callback URL",

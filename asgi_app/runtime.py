@@ -97,6 +97,7 @@ def open_runtime(
         platform_id=settings.platform_id,
         state_file=data_dir / "keys" / f"{name}.json",
         ttl=settings.api_key_ttl,
+        grace=settings.key_grace,
     )
     new_key = ensure_key_audited(keys, str(settings.api_key), audit)
     if new_key is not None:

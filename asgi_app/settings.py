@@ -45,6 +45,10 @@ DEFAULTS: dict[str, Any] = {
     "hep_callback_backoff": "1",
     "hep_callback_backoff_max": "60",
     "hep_outbox_size": "10000",
+    "hep_key_grace": "60",
+    "hep_max_body_bytes": "1048576",
+    "hep_rate_limit_per_key": "600",
+    "hep_rate_limit_per_sender": "60",
 }
 
 _ENDPOINT_RE = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
@@ -81,6 +85,10 @@ class Settings:
             the first attempt.
         callback_backoff / callback_backoff_max: first retry pause and the cap (s).
         outbox_size: pending callback deliveries at which new messages get 503.
+        key_grace: seconds the previous key keeps working after a refresh.
+        max_body_bytes: largest request body read; a larger one gets 413.
+        rate_limit_per_key / rate_limit_per_sender: requests per minute (also the
+            burst: a full bucket), per API key / per new message of one sender; 0 = off.
     """
 
     platform_id: str
@@ -104,6 +112,10 @@ class Settings:
     callback_backoff: float
     callback_backoff_max: float
     outbox_size: int
+    key_grace: float
+    max_body_bytes: int
+    rate_limit_per_key: int
+    rate_limit_per_sender: int
     log_max_bytes: int = 10 * 1024 * 1024
     log_backups: int = 5
     log_content: bool = False
@@ -136,6 +148,10 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         show_tool_calls=_boolean(values, "hep_show_tool_calls"),
         show_reasoning=_boolean(values, "hep_show_reasoning"),
         files_max_bytes=_integer(values, "hep_files_max_mb", minimum=1) * 1024 * 1024,
+        key_grace=_number(values, "hep_key_grace", minimum=0),
+        max_body_bytes=_integer(values, "hep_max_body_bytes", minimum=1024),
+        rate_limit_per_key=_integer(values, "hep_rate_limit_per_key", minimum=0),
+        rate_limit_per_sender=_integer(values, "hep_rate_limit_per_sender", minimum=0),
         **_callback_settings(values),
     )
 

@@ -178,6 +178,36 @@ _FIELDS: dict[str, tuple[str, str, str, str, str]] = {
         "(queued ones are never dropped); default 10000.",
         "string",
     ),
+    "hep_key_grace": (
+        "旧密钥宽限期（秒）",
+        "刷新密钥后，旧密钥继续有效的秒数，默认 60；0 表示立即失效。",
+        "Old key grace period (s)",
+        "After a refresh the previous key keeps working this long (default 60; 0 = at once).",
+        "string",
+    ),
+    "hep_max_body_bytes": (
+        "请求体上限（字节）",
+        "超过此大小的请求返回 413，默认 1048576（1 MiB）。",
+        "Max request body (bytes)",
+        "Larger request bodies get 413 (default 1048576, 1 MiB).",
+        "string",
+    ),
+    "hep_rate_limit_per_key": (
+        "每密钥限流（次/分钟）",
+        "每个 API 密钥每分钟最多请求数（也是突发上限，刷新不重置），超出返回 429；"
+        "0 表示不限，默认 600。",
+        "Rate limit per key (req/min)",
+        "Requests per minute per API key (also the burst); over it → 429. 0 = off, default 600.",
+        "string",
+    ),
+    "hep_rate_limit_per_sender": (
+        "每发送者限流（条/分钟）",
+        "每个 sender_id 每分钟最多新消息数（也是突发上限），超出返回 429；0 表示不限，默认 60。",
+        "Rate limit per sender (msg/min)",
+        "New messages per minute per sender_id (also the burst); over it → 429. "
+        "0 = off, default 60.",
+        "string",
+    ),
 }
 
 DEFAULT_CONFIG_TEMPLATE: dict[str, Any] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jwt
@@ -179,3 +180,132 @@ async def test_refresh_token_returns_a_new_key_and_persists_it(harness: Harness)
     assert (
         await harness.chat({"msg_id": "b", "query": "x", "sender_id": "u"})
     ).status_code == 200  # grace
+
+
+def test_the_grace_period_is_configurable(tmp_path: Path) -> None:
+    clock = Clock()
+    keys = KeyManager(
+        platform_id="hep_test", state_file=tmp_path / "k.json", ttl=3600, grace=5, clock=clock
+    )
+    old = keys.issue(grace=False)
+    keys.issue(grace=True)
+    clock.now += 4
+    keys.verify(old)
+    clock.now += 2
+    with pytest.raises(Unauthorized) as info:
+        keys.verify(old)
+    assert info.value.reason == "revoked"
+
+
+def test_a_grace_of_zero_refuses_the_old_key_at_once(tmp_path: Path) -> None:
+    keys = KeyManager(
+        platform_id="hep_test", state_file=tmp_path / "k.json", ttl=3600, grace=0, clock=Clock()
+    )
+    old = keys.issue(grace=False)
+    keys.issue(grace=True)
+    with pytest.raises(Unauthorized):
+        keys.verify(old)
+
+
+def test_clearing_the_key_revokes_the_current_and_the_grace_key(tmp_path: Path) -> None:
+    clock = Clock()
+    keys = manager(tmp_path, clock)
+    old = keys.issue(grace=False)
+    current = keys.issue(grace=True)
+    replacement = keys.ensure("")
+    assert replacement is not None
+    for revoked in (old, current):
+        with pytest.raises(Unauthorized):
+            manager(tmp_path, clock).verify(revoked)  # and after a restart
+    manager(tmp_path, clock).verify(replacement)
+
+
+def test_a_stale_configured_key_is_replaced_by_the_current_one_without_revoking(
+    tmp_path: Path,
+) -> None:
+    """A dashboard form saved after a refresh holds the previous key: restore the current one."""
+    clock = Clock()
+    keys = manager(tmp_path, clock)
+    old = keys.issue(grace=False)
+    current = keys.issue(grace=True)
+    restarted = manager(tmp_path, clock)
+    assert restarted.ensure(old) == current
+    restarted.verify(current)
+    clock.now += 61
+    assert manager(tmp_path, clock).ensure(old) == current  # also once its grace is over
+    with pytest.raises(Unauthorized):
+        manager(tmp_path, clock).verify(old)
+
+
+def test_a_corrupt_state_file_fails_closed(tmp_path: Path) -> None:
+    clock = Clock()
+    key = manager(tmp_path, clock).issue(grace=False)
+    (tmp_path / "hep_test.json").write_text("{not json")
+    keys = manager(tmp_path, clock)
+    with pytest.raises(Unauthorized):
+        keys.verify(key)
+    new = keys.ensure(key)
+    assert new is not None
+    keys.verify(new)
+
+
+def test_the_secret_is_random_and_owner_only_even_after_loosening(tmp_path: Path) -> None:
+    state_file = tmp_path / "keys" / "hep_test.json"
+    KeyManager(platform_id="hep_test", state_file=state_file, ttl=60)
+    secret = json.loads(state_file.read_text())["secret"]
+    assert len(bytes.fromhex(secret)) == 32
+    assert state_file.parent.stat().st_mode & 0o777 == 0o700
+    other = tmp_path / "other" / "hep_test.json"
+    KeyManager(platform_id="hep_test", state_file=other, ttl=60)
+    assert json.loads(other.read_text())["secret"] != secret
+    state_file.chmod(0o644)
+    state_file.with_suffix(".tmp").write_text("left over")
+    state_file.with_suffix(".tmp").chmod(0o666)
+    keys = KeyManager(platform_id="hep_test", state_file=state_file, ttl=60)
+    assert state_file.stat().st_mode & 0o777 == 0o600
+    keys.issue(grace=False)
+    assert state_file.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("kind", ["expired", "malformed", "foreign", "revoked", "missing"])
+async def test_refresh_with_a_bad_key_gets_401_and_changes_nothing(
+    harness: Harness, tmp_path: Path, method: str, kind: str
+) -> None:
+    if kind == "expired":
+        short = KeyManager(
+            platform_id="hep_test", state_file=tmp_path / "keys.json", ttl=60, clock=Clock(1e9)
+        )
+        bad = short.issue(grace=False)  # same secret, expired long ago
+        harness.keys._state = short._state  # the harness shares the state file
+        harness.key = harness.keys.issue(grace=False)
+    elif kind == "malformed":
+        bad = "hep_garbage"
+    elif kind == "foreign":
+        bad = KeyManager(platform_id="other", state_file=tmp_path / "o.json", ttl=60).issue(
+            grace=False
+        )
+    elif kind == "revoked":
+        bad = harness.key
+        harness.key = harness.keys.ensure("") or ""
+    else:
+        bad = ""
+    state_before = (tmp_path / "keys.json").read_bytes()
+    headers = {"Authorization": f"Bearer {bad}"} if bad else {}
+    response = await harness.client.request(method, "/api/plug/hep/refresh_token", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthorized" and response.json()["data"] == []
+    assert (tmp_path / "keys.json").read_bytes() == state_before
+    assert harness.issued == []
+    assert (await harness.chat({"msg_id": "m", "query": "x", "sender_id": "u"})).status_code == 200
+
+
+async def test_refresh_logs_fingerprints_never_keys(harness: Harness) -> None:
+    response = await harness.client.get("/api/plug/hep/refresh_token", headers=harness.auth())
+    [grant] = response.json()["data"]
+    assert set(grant) == {"api_key", "api_key_ttl"} and 3590 < grant["api_key_ttl"] <= 3600
+    assert response.json()["api_key_ttl"] == grant["api_key_ttl"]
+    [line] = harness.sink.events("key_refreshed")
+    assert line["new_key_fp"] == fingerprint(grant["api_key"])
+    log = "\n".join(harness.sink.raw)
+    assert grant["api_key"] not in log and harness.key not in log

@@ -87,3 +87,27 @@ def test_message_model_keys_have_safe_defaults() -> None:
 def test_public_base_url_must_be_an_http_origin(url: str) -> None:
     with pytest.raises(SettingsError, match="hep_public_base_url"):
         parse_settings({"hep_public_base_url": url})
+
+
+def test_hardening_defaults() -> None:
+    settings = parse_settings({})
+    assert settings.key_grace == 60
+    assert settings.max_body_bytes == 1024 * 1024
+    assert settings.rate_limit_per_key == 600
+    assert settings.rate_limit_per_sender == 60
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ({"hep_key_grace": "-1"}, "hep_key_grace"),
+        ({"hep_key_grace": "soon"}, "hep_key_grace"),
+        ({"hep_max_body_bytes": "100"}, "hep_max_body_bytes"),
+        ({"hep_max_body_bytes": "1.5"}, "hep_max_body_bytes"),
+        ({"hep_rate_limit_per_key": "-5"}, "hep_rate_limit_per_key"),
+        ({"hep_rate_limit_per_sender": "lots"}, "hep_rate_limit_per_sender"),
+    ],
+)
+def test_hardening_nonsense_is_refused_naming_the_key(raw: dict[str, Any], key: str) -> None:
+    with pytest.raises(SettingsError, match=key):
+        parse_settings(raw)
