@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from asgi_app.audit import create_audit_logger
+from asgi_app.audit import AuditTrail, create_audit_logger
 from asgi_app.callbacks import CallbackDispatcher, new_client
 from asgi_app.models import Item, Record
 from asgi_app.outbox import Outbox
@@ -104,7 +104,7 @@ async def dispatcher_rate(
                 client=client,
                 policy=RetryPolicy(timeout=10, retries=0),
                 capacity=count + 1,
-                log=create_audit_logger(_NullLog()),  # JSON lines rendered, then discarded
+                log=AuditTrail(create_audit_logger(_NullLog())),  # lines rendered, then dropped
                 alert=lambda message: None,
             )
             records = [Record((f"u{n}", f"m{n}"), f"u{n}") for n in range(lanes)]
