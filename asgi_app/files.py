@@ -134,9 +134,10 @@ class FileStore:
         valid = (
             stored is not None
             and stored.name == name
-            and exp.isdigit()
+            and exp.isascii()
+            and exp.isdigit()  # ASCII only: int() refuses some Unicode "digits" such as "²"
             and int(exp) >= self._clock()
-            and hmac.compare_digest(sig, self._sign(file_id, name, exp))
+            and hmac.compare_digest(sig.encode(), self._sign(file_id, name, exp).encode())
         )
         if not valid or stored is None or not stored.path.is_file():
             raise NotFound("no such file, or the link has expired")

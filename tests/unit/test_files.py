@@ -103,6 +103,8 @@ async def test_names_are_labels_only_and_unicode_names_work(
         lambda link: link.replace("/r.txt?", "/other.txt?"),
         lambda link: "/api/plug/hep/files/x/..%2F..%2Fkeys.json" + link[link.index("?") :],
         lambda link: "/api/plug/hep/files/nope/r.txt" + link[link.index("?") :],
+        lambda link: link.replace("sig=", "sig=%C3%A9"),  # non-ASCII: a 404, never a 500
+        lambda link: link.split("exp=")[0] + "exp=%C2%B2&" + link.split("&", 1)[1],  # "²"
     ],
 )
 async def test_anything_but_the_exact_signed_link_is_a_404(
