@@ -48,7 +48,7 @@ async def read_json_body(request: Request, *, limit: int) -> Any:
             f"send the body as JSON with 'Content-Type: application/json', not {media_type[:80]!r}"
         )
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the body is larger than the {limit}-byte limit")
     body = bytearray()
     try:

@@ -144,6 +144,9 @@ async def test_dead_letters_can_be_listed_and_replayed(app: CallbackApp) -> None
 
 async def test_dead_letter_api_needs_the_key_and_validates(app: CallbackApp) -> None:
     assert (await app.client.get(DEAD)).status_code == 401
+    for limit in ("%C2%B2", "-1", "x"):  # "²" counts as a digit to str.isdigit, not to int()
+        odd = await app.client.get(DEAD + f"?limit={limit}", headers=app.auth())
+        assert odd.status_code == 400, limit
     bad = await app.client.get(DEAD + "?limit=0", headers=app.auth())
     assert bad.status_code == 400
     wrong = await app.client.post(DEAD + "/replay", json={"webhook_ids": "x"}, headers=app.auth())

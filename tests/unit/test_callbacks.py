@@ -267,6 +267,7 @@ def test_backoff_doubles_with_jitter_and_is_capped() -> None:
 
 def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert parse_retry_after("12", now=0) == 12
+    assert parse_retry_after("\u00b2", now=0) is None  # a Unicode "digit" is not a number
     assert parse_retry_after("Thu, 01 Jan 1970 00:01:00 GMT", now=30) == 30
     assert parse_retry_after("soon", now=0) is None
     assert parse_retry_after(None, now=0) is None
