@@ -13,12 +13,9 @@ import pytest
 
 from tests.harness.astrbot_root import (
     DEFAULT_PLATFORM,
-    REPO_ROOT,
     AstrBotProcess,
     FakeLLMProcess,
-    free_port,
-    install_plugin,
-    prepare_root,
+    running_astrbot,
 )
 
 _E2E_DIR = Path(__file__).resolve().parent
@@ -64,26 +61,13 @@ def astrbot(
 ) -> Iterator[AstrBotProcess]:
     """One AstrBot for the session: fake model, ``http_endpoint`` platform enabled,
     our plugin installed from the repo, fixed ``jwt_secret``. Ready when yielded."""
-    root = tmp_path_factory.mktemp("astrbot-root")
-    port = free_port()
-    prepare_root(
-        root,
-        dashboard_port=port,
+    with running_astrbot(
+        tmp_path_factory.mktemp("astrbot-root"),
         llm_base_url=fake_llm.base_url,
         platform=dict(DEFAULT_PLATFORM),
         jwt_secret=JWT_SECRET,
-    )
-    install_plugin(REPO_ROOT, root)
-    proc = AstrBotProcess(root, port)
-    proc.start()
-    try:
-        proc.wait_ready(timeout=120)
+    ) as proc:
         yield proc
-    except BaseException:
-        print(f"\n--- AstrBot log tail ({proc.log_path}) ---\n{proc.log_tail(_LOG_TAIL_LINES)}")
-        raise
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,8 @@ from tests.harness.astrbot_root import (
     PLATFORM_TYPE,
     PLUGIN_FOLDER,
     AstrBotProcess,
-    platform_config,
     read_config,
+    wait_for_key,
     wait_until,
 )
 
@@ -39,9 +39,7 @@ def audit_lines(proc: AstrBotProcess) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def api_key(astrbot: AstrBotProcess) -> str:
-    key = platform_config(astrbot.root, PLATFORM_ID)["hep_api_key"]
-    assert isinstance(key, str) and key
-    return key
+    return wait_for_key(astrbot.root, PLATFORM_ID)
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,10 @@ from tests.e2e.conftest import JWT_SECRET
 from tests.harness.astrbot_root import (
     PLATFORM_TYPE,
     PLUGIN_FOLDER,
-    REPO_ROOT,
     AstrBotProcess,
     FakeLLMProcess,
-    free_port,
-    install_plugin,
-    platform_config,
-    prepare_root,
+    running_astrbot,
+    wait_for_key,
     wait_until,
 )
 
@@ -44,23 +41,13 @@ def astrbot(
     tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLMProcess
 ) -> Iterator[AstrBotProcess]:
     """This module's own AstrBot (named like the session one, so failures show its log)."""
-    root = tmp_path_factory.mktemp("astrbot-audit-settings")
-    port = free_port()
-    prepare_root(
-        root,
-        dashboard_port=port,
+    with running_astrbot(
+        tmp_path_factory.mktemp("astrbot-audit-settings"),
         llm_base_url=fake_llm.base_url,
         platform=[GOOD, BAD],
         jwt_secret=JWT_SECRET,
-    )
-    install_plugin(REPO_ROOT, root)
-    proc = AstrBotProcess(root, port)
-    proc.start()
-    try:
-        proc.wait_ready(timeout=120)
+    ) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def plugin_dir(proc: AstrBotProcess) -> Path:
@@ -86,7 +73,7 @@ def test_a_config_error_is_audited_in_its_own_file(astrbot: AstrBotProcess) -> N
 
 def test_content_switch_and_rotation_follow_the_config(astrbot: AstrBotProcess) -> None:
     """We expect message text in the file, and audit.log.1 once 4 KiB is passed."""
-    key = platform_config(astrbot.root, "http_endpoint")["hep_api_key"]
+    key = wait_for_key(astrbot.root, "http_endpoint")
     with httpx.Client(base_url=astrbot.base_url, trust_env=False, timeout=30) as client:
         for n in range(6):
             body = {"msg_id": f"rot-{n}", "query": f"内容{n} " + "x" * 300, "sender_id": "s"}

@@ -20,11 +20,8 @@ from tests.harness import (
     PLUGIN_FOLDER,
     AstrBotProcess,
     FakeLLMProcess,
-    free_port,
-    install_extra_plugin,
-    install_plugin,
     platform_config,
-    prepare_root,
+    running_astrbot,
     wait_until,
 )
 from tests.harness.astrbot_root import REPO_ROOT, port_is_free
@@ -68,22 +65,13 @@ def astrbot(
         "hep_callback_switch": True,
         "hep_callback_url": "",
     }
-    port = free_port()
-    prepare_root(
-        root, dashboard_port=port, llm_base_url=fake_llm.base_url, platform=[platform, broken]
-    )
-    install_plugin(REPO_ROOT, root)
-    install_extra_plugin(REPO_ROOT / "tests" / "fakes" / "proactive_plugin", root, "hep_proactive")
-    proc = AstrBotProcess(root, port)
-    proc.start()
-    try:
-        proc.wait_ready(timeout=120)
+    with running_astrbot(
+        root,
+        llm_base_url=fake_llm.base_url,
+        platform=[platform, broken],
+        extra_plugins=[(REPO_ROOT / "tests" / "fakes" / "proactive_plugin", "hep_proactive")],
+    ) as proc:
         yield proc
-    except BaseException:
-        print(f"\n--- AstrBot log tail ---\n{proc.log_tail(120)}")
-        raise
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,11 @@ import httpx
 import pytest
 
 from tests.harness.astrbot_root import (
-    REPO_ROOT,
     AstrBotProcess,
     FakeLLMProcess,
-    free_port,
-    install_plugin,
     platform_config,
-    prepare_root,
+    running_astrbot,
+    wait_for_key,
     wait_until,
 )
 
@@ -28,17 +26,12 @@ def bot(
     tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLMProcess
 ) -> Iterator[AstrBotProcess]:
     """Streaming replies on, plus a second platform entry with a value that makes no sense."""
-    root = tmp_path_factory.mktemp("stream-root")
-    port = free_port()
-    prepare_root(
-        root,
-        dashboard_port=port,
+    with running_astrbot(
+        tmp_path_factory.mktemp("stream-root"),
         llm_base_url=fake_llm.base_url,
         platform=[dict(GOOD), dict(BAD)],
         extra_config={"provider_settings": {"streaming_response": True}},
-    )
-    install_plugin(REPO_ROOT, root)
-    with AstrBotProcess(root, port) as proc:
+    ) as proc:
         yield proc
 
 
@@ -67,16 +60,14 @@ def test_a_nonsense_value_is_a_clear_platform_error_and_astrbot_keeps_running(
 def test_a_streamed_reply_arrives_as_one_complete_item(
     bot: AstrBotProcess, fake_llm: FakeLLMProcess
 ) -> None:
-    key: str = wait_until(
-        lambda: platform_config(bot.root, "hep_stream").get("hep_api_key"), timeout=30
-    )
+    key = wait_for_key(bot.root, "hep_stream")
     body = {"msg_id": "stream-1", "type": "text", "query": "stream this please", "sender_id": "s1"}
     with httpx.Client(base_url=bot.base_url, trust_env=False, timeout=30) as client:
 
         def served() -> httpx.Response | None:
-            response = client.post(
-                "/api/plug/v1/chat", json=body, headers={"Authorization": f"Bearer {key}"}
-            )
+            # Connection: close, because the dashboard's 401 leaves the body unread.
+            headers = {"Authorization": f"Bearer {key}", "Connection": "close"}
+            response = client.post("/api/plug/v1/chat", json=body, headers=headers)
             return response if response.status_code != 401 else None  # 401 until the mount is in
 
         response = wait_until(served, timeout=30)

@@ -17,13 +17,11 @@ import pytest
 
 from tests.harness.astrbot_root import (
     PLUGIN_FOLDER,
-    REPO_ROOT,
     AstrBotProcess,
     FakeLLMProcess,
-    free_port,
-    install_plugin,
     platform_config,
-    prepare_root,
+    running_astrbot,
+    wait_for_key,
     wait_until,
 )
 
@@ -31,6 +29,7 @@ PLATFORM_ID = "hep_keys"
 CHAT = "/api/plug/v1/chat"
 REFRESH = "/api/plug/hep/refresh_token"
 GRACE = 30
+KEY_TIMEOUT = 60  # the adapter writes its key after a (re)start
 DASHBOARD_COOKIE = "astrbot_dashboard_jwt"  # astrbot/dashboard/services/auth_service.py
 ADMIN_ROUTES = ["/api/config/get", "/api/plugin/get", "/api/v1/api-keys", "/api/v1/system-config"]
 
@@ -39,11 +38,8 @@ ADMIN_ROUTES = ["/api/config/get", "/api/plugin/get", "/api/v1/api-keys", "/api/
 def bot(
     tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLMProcess
 ) -> Iterator[AstrBotProcess]:
-    root = tmp_path_factory.mktemp("astrbot-keys")
-    port = free_port()
-    prepare_root(
-        root,
-        dashboard_port=port,
+    with running_astrbot(
+        tmp_path_factory.mktemp("astrbot-keys"),
         llm_base_url=fake_llm.base_url,
         platform={
             "id": PLATFORM_ID,
@@ -53,29 +49,9 @@ def bot(
             "hep_rate_limit_per_sender": "3",
             "hep_max_body_bytes": "4096",
         },
-    )
-    install_plugin(REPO_ROOT, root)
-    proc = AstrBotProcess(root, port)
-    proc.start()
-    try:
-        proc.wait_ready(timeout=120)
-        current_key(proc)  # the adapter has generated and written its key
+    ) as proc:
+        wait_for_key(proc.root, PLATFORM_ID, KEY_TIMEOUT)  # the adapter has written its key
         yield proc
-    except BaseException:
-        print(f"\n--- AstrBot log tail ---\n{proc.log_tail(120)}")
-        raise
-    finally:
-        proc.stop()
-
-
-def current_key(bot: AstrBotProcess) -> str:
-    """The key the adapter wrote to the platform config (waits for it after a (re)start)."""
-
-    def key() -> str | None:
-        value = platform_config(bot.root, PLATFORM_ID).get("hep_api_key")
-        return str(value) if value else None
-
-    return wait_until(key, 60, message="a generated hep_api_key in the config")
 
 
 def client(bot: AstrBotProcess) -> httpx.Client:
@@ -106,7 +82,7 @@ def test_our_key_is_refused_by_dashboard_admin_routes(bot: AstrBotProcess, route
     answer 403 "Insufficient API key scope" before any lookup.
     """
     refused = {401} if not route.startswith("/api/v1/") else {401, 403}
-    key = current_key(bot)
+    key = wait_for_key(bot.root, PLATFORM_ID, KEY_TIMEOUT)
     login = bot.login()
     with client(bot) as http:
         as_bearer = http.get(route, headers={"Authorization": f"Bearer {key}"})
@@ -121,7 +97,7 @@ def test_our_key_is_refused_by_dashboard_admin_routes(bot: AstrBotProcess, route
 
 def test_a_dashboard_login_token_is_refused_by_our_endpoints(bot: AstrBotProcess) -> None:
     token = bot.login()
-    key = current_key(bot)
+    key = wait_for_key(bot.root, PLATFORM_ID, KEY_TIMEOUT)
     with client(bot) as http:
         auth = {"Authorization": f"Bearer {token}"}
         responses = [
@@ -133,12 +109,12 @@ def test_a_dashboard_login_token_is_refused_by_our_endpoints(bot: AstrBotProcess
         assert response.status_code == 401, response.text
         assert response.json()["error"] == "unauthorized"
         assert response.headers["www-authenticate"].startswith("Bearer")
-    assert current_key(bot) == key  # nothing was refreshed
+    assert wait_for_key(bot.root, PLATFORM_ID, KEY_TIMEOUT) == key  # nothing was refreshed
 
 
 def test_the_error_contract_holds_on_the_dashboard_port(bot: AstrBotProcess) -> None:
     """Bad input gets the envelope with the right 4xx from the real server, never a 5xx."""
-    key = current_key(bot)
+    key = wait_for_key(bot.root, PLATFORM_ID, KEY_TIMEOUT)
     auth = {"Authorization": f"Bearer {key}"}
     json_auth = {**auth, "Content-Type": "application/json"}
 
@@ -169,7 +145,7 @@ def test_the_error_contract_holds_on_the_dashboard_port(bot: AstrBotProcess) -> 
 
 
 def test_a_sender_over_its_rate_limit_gets_429_with_retry_after(bot: AstrBotProcess) -> None:
-    key = current_key(bot)
+    key = wait_for_key(bot.root, PLATFORM_ID, KEY_TIMEOUT)
     for n in range(3):
         assert chat(bot, key, f"rl-{n}", sender="flood").status_code == 200
     limited = chat(bot, key, "rl-3", sender="flood")
@@ -186,7 +162,7 @@ def test_refresh_grace_revocation_and_restarts(bot: AstrBotProcess) -> None:
     then stops at the end of the grace; clearing the key in the dashboard → a new key,
     every earlier one refused; restart → still refused. No key ever reaches a log.
     """
-    k1 = current_key(bot)
+    k1 = wait_for_key(bot.root, PLATFORM_ID, KEY_TIMEOUT)
     assert status_with(bot, k1, "k1-a") == 200
     with client(bot) as http:
         refreshed = http.get(REFRESH, headers={"Authorization": f"Bearer {k1}"})
@@ -194,12 +170,13 @@ def test_refresh_grace_revocation_and_restarts(bot: AstrBotProcess) -> None:
     [grant] = refreshed.json()["data"]
     k2 = grant["api_key"]
     assert k2 != k1 and grant["api_key_ttl"] > 0
-    assert current_key(bot) == k2  # written to the config for the operator
+    # written to the config for the operator
+    assert wait_for_key(bot.root, PLATFORM_ID, KEY_TIMEOUT) == k2
     assert status_with(bot, k1, "k1-b") == 200  # grace
     assert status_with(bot, k2, "k2-a") == 200
 
     bot.restart(timeout=120)
-    assert current_key(bot) == k2  # a valid configured key is kept
+    assert wait_for_key(bot.root, PLATFORM_ID, KEY_TIMEOUT) == k2  # a valid key is kept
     wait_until(lambda: status_with(bot, k2, "k2-b") == 200, 60, message="the adapter after restart")
     assert status_with(bot, k1, "k1-c") == 200  # the grace survived the restart
     wait_until(
@@ -209,19 +186,22 @@ def test_refresh_grace_revocation_and_restarts(bot: AstrBotProcess) -> None:
 
     clear_key_in_dashboard(bot)
     k3 = wait_until(
-        lambda: (key := current_key(bot)) != k2 and key, 60, message="a new key after clearing"
+        lambda: (key := wait_for_key(bot.root, PLATFORM_ID, KEY_TIMEOUT)) != k2 and key,
+        60,
+        message="a new key after clearing",
     )
     wait_until(lambda: status_with(bot, k3, "k3-a") == 200, 60, message="the reloaded adapter")
     assert status_with(bot, k2, "k2-d") == 401
     assert status_with(bot, k1, "k1-e") == 401
 
     bot.restart(timeout=120)
-    assert current_key(bot) == k3
+    assert wait_for_key(bot.root, PLATFORM_ID, KEY_TIMEOUT) == k3
     wait_until(lambda: status_with(bot, k3, "k3-b") == 200, 60, message="the adapter after restart")
     assert status_with(bot, k2, "k2-e") == 401
     with client(bot) as http:
         stale = http.post(REFRESH, headers={"Authorization": f"Bearer {k2}"})
-    assert stale.status_code == 401 and current_key(bot) == k3  # changes nothing
+    assert stale.status_code == 401
+    assert wait_for_key(bot.root, PLATFORM_ID, KEY_TIMEOUT) == k3  # changes nothing
 
     state = key_state_file(bot)
     assert stat.S_IMODE(state.stat().st_mode) == 0o600

@@ -22,11 +22,8 @@ from tests.harness.astrbot_root import (
     REPO_ROOT,
     AstrBotProcess,
     FakeLLMProcess,
-    free_port,
-    install_extra_plugin,
-    install_plugin,
-    platform_config,
-    prepare_root,
+    running_astrbot,
+    wait_for_key,
     wait_until,
 )
 
@@ -77,26 +74,18 @@ def static_server() -> Iterator[str]:
 def bot(
     tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLMProcess
 ) -> Iterator[AstrBotProcess]:
-    root = tmp_path_factory.mktemp("astrbot-messages")
-    port = free_port()
-    prepare_root(
-        root, dashboard_port=port, llm_base_url=fake_llm.base_url, platform=dict(DEFAULT_PLATFORM)
-    )
-    install_plugin(REPO_ROOT, root)
-    install_extra_plugin(TEST_PLUGIN, root, "hep_test_replies")
-    with AstrBotProcess(root, port) as proc:
-        try:
-            yield proc
-        except BaseException:
-            print(f"\n--- AstrBot log tail ---\n{proc.log_tail(120)}")
-            raise
+    with running_astrbot(
+        tmp_path_factory.mktemp("astrbot-messages"),
+        llm_base_url=fake_llm.base_url,
+        platform=dict(DEFAULT_PLATFORM),
+        extra_plugins=[(TEST_PLUGIN, "hep_test_replies")],
+    ) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")
 def client(bot: AstrBotProcess) -> Iterator[httpx.Client]:
-    key = wait_until(
-        lambda: platform_config(bot.root, "http_endpoint").get("hep_api_key"), 30, message="key"
-    )
+    key = wait_for_key(bot.root, "http_endpoint")
     with httpx.Client(
         base_url=bot.base_url,
         headers={"Authorization": f"Bearer {key}"},

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.harness.astrbot_root import (
-    REPO_ROOT,
     AstrBotProcess,
     FakeLLMProcess,
-    free_port,
-    install_plugin,
     platform_config,
-    prepare_root,
+    running_astrbot,
+    wait_for_key,
     wait_until,
 )
 
@@ -31,28 +28,16 @@ def bot(
     tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLMProcess
 ) -> Iterator[AstrBotProcess]:
     """An AstrBot of our own: these tests toggle the platform and reload the plugin."""
-    root = tmp_path_factory.mktemp("skeleton-root")
-    port = free_port()
     platform = {
         "id": PLATFORM_ID,
         "type": "http_endpoint",
         "enable": True,
         "hep_wait_timeout": str(WAIT_TIMEOUT),
     }
-    prepare_root(root, dashboard_port=port, llm_base_url=fake_llm.base_url, platform=platform)
-    install_plugin(REPO_ROOT, root)
-    with AstrBotProcess(root, port) as proc:
+    with running_astrbot(
+        tmp_path_factory.mktemp("skeleton-root"), llm_base_url=fake_llm.base_url, platform=platform
+    ) as proc:
         yield proc
-
-
-def api_key(root: Path) -> str:
-    """The key the plugin generated and wrote into the operator's config."""
-    key: str = wait_until(
-        lambda: platform_config(root, PLATFORM_ID).get("hep_api_key"),
-        timeout=30,
-        message="the plugin never wrote hep_api_key into cmd_config.json",
-    )
-    return key
 
 
 @pytest.fixture
@@ -68,13 +53,16 @@ def chat(
     return client.post(CHAT, json=body, headers={"Authorization": f"Bearer {key}"})
 
 
+PROBE = {"Connection": "close"}
+"""For probes the dashboard may answer: its 401 leaves the body unread, and hypercorn then
+drops the kept-alive connection under the next request (seen as "Server disconnected")."""
+
+
 def wait_served(client: httpx.Client, key: str) -> None:
     """The endpoint answers (it is mounted) — a 400 for an empty body proves our app is there."""
+    headers = {"Authorization": f"Bearer {key}", **PROBE}
     wait_until(
-        lambda: (
-            client.post(CHAT, json={}, headers={"Authorization": f"Bearer {key}"}).status_code
-            == 400
-        ),
+        lambda: client.post(CHAT, json={}, headers=headers).status_code == 400,
         timeout=30,
         message="the endpoint was not served",
     )
@@ -87,7 +75,7 @@ def calls_for(fake_llm: FakeLLMProcess, marker: str) -> int:
 def test_text_round_trip_returns_the_model_reply_with_done(
     bot: AstrBotProcess, client: httpx.Client, fake_llm: FakeLLMProcess
 ) -> None:
-    key = api_key(bot.root)
+    key = wait_for_key(bot.root, PLATFORM_ID)
     wait_served(client, key)
     response = chat(client, key, "rt-1", "你好 round-trip")
     assert response.status_code == 200, response.text
@@ -103,7 +91,7 @@ def test_text_round_trip_returns_the_model_reply_with_done(
 def test_repeat_post_is_served_from_the_cache_and_the_model_runs_once(
     bot: AstrBotProcess, client: httpx.Client, fake_llm: FakeLLMProcess
 ) -> None:
-    key = api_key(bot.root)
+    key = wait_for_key(bot.root, PLATFORM_ID)
     first = chat(client, key, "cache-1", "cache me")
     second = chat(client, key, "cache-1", "cache me")
     assert first.status_code == second.status_code == 200
@@ -114,7 +102,7 @@ def test_repeat_post_is_served_from_the_cache_and_the_model_runs_once(
 def test_slow_model_gives_202_then_200_without_a_second_run(
     bot: AstrBotProcess, client: httpx.Client, fake_llm: FakeLLMProcess
 ) -> None:
-    key = api_key(bot.root)
+    key = wait_for_key(bot.root, PLATFORM_ID)
     query = "slow one [[delay=4]]"
     pending = chat(client, key, "slow-1", query)
     assert pending.status_code == 202, pending.text
@@ -137,7 +125,7 @@ def test_a_builtin_command_answers_through_the_pipeline(
     bot: AstrBotProcess, client: httpx.Client
 ) -> None:
     """/sid runs without the model: the session is ours, keyed by the sender."""
-    response = chat(client, api_key(bot.root), "sid-1", "/sid", sender="alice")
+    response = chat(client, wait_for_key(bot.root, PLATFORM_ID), "sid-1", "/sid", sender="alice")
     assert response.status_code == 200
     assert f"{PLATFORM_ID}:FriendMessage:alice" in response.json()["data"][0]["content"]
 
@@ -152,7 +140,7 @@ def test_requests_without_a_valid_key_get_401(client: httpx.Client, header: str 
 
 
 def test_keys_and_dashboard_logins_do_not_cross(bot: AstrBotProcess, client: httpx.Client) -> None:
-    key = api_key(bot.root)
+    key = wait_for_key(bot.root, PLATFORM_ID)
     dashboard_token = bot.login()
     ours = client.post(CHAT, json={}, headers={"Authorization": f"Bearer {dashboard_token}"})
     assert ours.status_code == 401
@@ -168,9 +156,9 @@ def test_other_dashboard_routes_still_require_the_login(client: httpx.Client, pa
 
 
 def test_the_key_survives_a_restart(bot: AstrBotProcess, client: httpx.Client) -> None:
-    key = api_key(bot.root)
+    key = wait_for_key(bot.root, PLATFORM_ID)
     bot.restart()
-    assert api_key(bot.root) == key
+    assert wait_for_key(bot.root, PLATFORM_ID) == key
     wait_served(client, key)
     assert chat(client, key, "after-restart", "still here").status_code == 200
 
@@ -178,7 +166,7 @@ def test_the_key_survives_a_restart(bot: AstrBotProcess, client: httpx.Client) -
 def test_disabling_and_reenabling_the_platform_leaves_one_working_endpoint(
     bot: AstrBotProcess, client: httpx.Client
 ) -> None:
-    key = api_key(bot.root)
+    key = wait_for_key(bot.root, PLATFORM_ID)
     auth = {"Authorization": f"Bearer {bot.login()}"}
     for _ in range(2):
         off = client.patch(
@@ -186,10 +174,8 @@ def test_disabling_and_reenabling_the_platform_leaves_one_working_endpoint(
         )
         assert off.status_code == 200, off.text
         # Our dispatcher is gone: the dashboard (and its login) answers again.
-        assert (
-            client.post(CHAT, json={}, headers={"Authorization": f"Bearer {key}"}).status_code
-            == 401
-        )
+        probe = client.post(CHAT, json={}, headers={"Authorization": f"Bearer {key}", **PROBE})
+        assert probe.status_code == 401
         on = client.patch(
             f"/api/v1/bots/{PLATFORM_ID}/enabled", json={"enabled": True}, headers=auth
         )
@@ -202,7 +188,7 @@ def test_disabling_and_reenabling_the_platform_leaves_one_working_endpoint(
 def test_reloading_the_plugin_keeps_the_endpoint_working(
     bot: AstrBotProcess, client: httpx.Client
 ) -> None:
-    key = api_key(bot.root)
+    key = wait_for_key(bot.root, PLATFORM_ID)
     auth = {"Authorization": f"Bearer {bot.login()}"}
     before = bot.log_text()
     reload = client.post(f"/api/v1/plugins/{PLUGIN}/reload", headers=auth)

@@ -40,7 +40,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self, TypeVar
@@ -309,6 +309,25 @@ def platform_config(root: Path, platform_id: str) -> dict[str, Any]:
         if isinstance(entry, dict) and entry.get("id") == platform_id:
             return entry
     raise KeyError(f"no platform entry with id {platform_id!r} in {config_path(root)}")
+
+
+def wait_for_key(root: Path, platform_id: str, timeout: float = 30) -> str:
+    """The ``hep_api_key`` the plugin generated for ``platform_id``, once it is in the config.
+
+    The adapter writes its key into ``cmd_config.json`` shortly after (re)starting, so
+    tests poll for it; a config that is mid-rewrite (not valid JSON yet) counts as "not yet".
+    """
+
+    def key() -> str | None:
+        value = platform_config(root, platform_id).get("hep_api_key")
+        return value if isinstance(value, str) and value else None
+
+    return wait_until(
+        key,
+        timeout,
+        message=f"the plugin to write hep_api_key for {platform_id!r} into {config_path(root)}",
+        ignore=(ValueError,),
+    )
 
 
 def fake_provider_entry(llm_base_url: str) -> dict[str, Any]:
@@ -746,6 +765,48 @@ class AstrBotProcess:
 
     def __repr__(self) -> str:
         return f"AstrBotProcess(root={str(self.root)!r}, port={self.port}, pid={self.pid})"
+
+
+@contextlib.contextmanager
+def running_astrbot(
+    root: Path,
+    *,
+    llm_base_url: str | None,
+    platform: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    jwt_secret: str | None = None,
+    extra_config: Mapping[str, Any] | None = None,
+    extra_plugins: Sequence[tuple[Path, str]] = (),
+    ready_timeout: float = 120,
+) -> Iterator[AstrBotProcess]:
+    """A fresh AstrBot in ``root`` with our plugin installed, ready when yielded.
+
+    One place for what every e2e fixture needs: a free port, :func:`prepare_root`, the
+    plugin (plus ``extra_plugins`` as ``(source folder, folder name)`` pairs), start and
+    wait. If setup or the ``with`` body fails, the log tail is printed (pytest shows it
+    with the error); AstrBot is always stopped on exit.
+    """
+    port = free_port()
+    prepare_root(
+        root,
+        dashboard_port=port,
+        llm_base_url=llm_base_url,
+        platform=platform,
+        jwt_secret=jwt_secret,
+        extra_config=extra_config,
+    )
+    install_plugin(REPO_ROOT, root)
+    for src_dir, folder_name in extra_plugins:
+        install_extra_plugin(src_dir, root, folder_name)
+    proc = AstrBotProcess(root, port)
+    proc.start()
+    try:
+        proc.wait_ready(timeout=ready_timeout)
+        yield proc
+    except BaseException:
+        print(f"\n--- AstrBot log tail ({proc.log_path}) ---\n{proc.log_tail(120)}")
+        raise
+    finally:
+        proc.stop()
 
 
 _FAKE_READY_RE = re.compile(r"fake-llm listening on (http://\S+)")
