@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from bench import callback_throughput
+from bench import callback_throughput, polling
 
 
 def main() -> None:
+    polling.main()
     callback_throughput.main()
 
 
