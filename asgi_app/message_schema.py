@@ -43,7 +43,7 @@ def url_schema(kind: str) -> dict[str, Any]:
 
 _TEXT = _string(MAX_TEXT_LENGTH, nullable=False, minLength=1, pattern=TEXT_PATTERN)
 _OPTIONAL_TEXT = _string(MAX_TEXT_LENGTH, description="text sent along (message_str)")
-_FILE_NAME = _string(MAX_FILE_NAME_LENGTH, description="the file's name")
+_FILE_NAME = _string(MAX_FILE_NAME_LENGTH, pattern=NAME_PATTERN, description="the file's name")
 
 
 def _fields(kind: str, names: tuple[str, ...], *, text: str) -> dict[str, Any]:

@@ -157,8 +157,15 @@ def media_part(kind: PartType, body: Mapping[str, Any], read: StringReader, *, p
     url = check_url(_prefixed(read, body, prefix, "url", limit=None, required=True), kind, prefix)
     name = ""
     if kind == "file":
-        name = _prefixed(read, body, prefix, "name", limit=MAX_NAME_LENGTH) or _url_name(url)
+        name = _prefixed(read, body, prefix, "name", limit=MAX_NAME_LENGTH)
+        if _CONTROL_RE.search(name):
+            raise BadRequest(f"{prefix}name: must contain no control characters")
+        name = name or _url_name(url)
     return Part(kind, url=url, name=name)
+
+
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f]")
+"""What a file name may not hold (``validation.NAME_PATTERN`` says the same for the schema)."""
 
 
 def check_url(url: str, kind: str, prefix: str = "") -> str:
@@ -272,4 +279,5 @@ def _url_name(url: str) -> str:
         path = urlsplit(url).path.rstrip("/")
     except ValueError:  # e.g. a host that is not valid under NFKC normalisation
         return "file"
-    return unquote(path.rsplit("/", 1)[-1])[:MAX_NAME_LENGTH] or "file"
+    name = _CONTROL_RE.sub("", unquote(path.rsplit("/", 1)[-1]))
+    return name[:MAX_NAME_LENGTH] or "file"

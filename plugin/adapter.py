@@ -147,8 +147,9 @@ class HttpEndpointAdapter(Platform):
             message, temp_files = await asyncio.to_thread(
                 to_astrbot_message, inbound, self_id=self.meta().id
             )
-        except OSError as exc:  # e.g. the disk is full while writing a data: file
-            logger.error(f"[http_endpoint] message {inbound.msg_id!r} dropped: {exc}")
+        except Exception as exc:  # e.g. the disk is full while writing a data: file
+            # One message must never end the loop that serves all the others.
+            logger.error(f"[http_endpoint] message {inbound.msg_id!r} dropped: {exc!r}")
             runtime.gateway.finish(submission.record)
             return
         self._base_urls[inbound.session_id] = inbound.base_url

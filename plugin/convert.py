@@ -8,6 +8,7 @@ the sender stays the sender, and AstrBot's wake prefix applies as everywhere.
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from astrbot.api.platform import AstrBotMessage, Group, MessageMember, MessageTy
 from astrbot.core.utils.astrbot_path import get_astrbot_temp_path
 
 from ..asgi_app.messages import decode_data_url
+
+_SAFE_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,16}$")
 from ..asgi_app.models import Inbound, Part
 
 
@@ -57,7 +60,7 @@ def _component(part: Part, temp_files: list[str]) -> BaseMessageComponent:
     if part.type == "video":
         return Video(file=part.url)
     if part.type == "file":
-        if part.url.startswith("data:"):
+        if part.url[:5].lower() == "data:":
             path = _write_temp_file(part.url, part.name)
             temp_files.append(path)
             return File(name=part.name, file=path)
@@ -69,7 +72,8 @@ def _write_temp_file(url: str, name: str) -> str:
     _, data = decode_data_url(url)
     directory = Path(get_astrbot_temp_path())
     directory.mkdir(parents=True, exist_ok=True)
-    suffix = Path(name).suffix if Path(name).suffix.isascii() else ""
+    suffix = Path(name).suffix
+    suffix = suffix if _SAFE_SUFFIX.match(suffix) else ""  # the name is the client's; keep it out
     path = directory / f"hep_{uuid.uuid4().hex}{suffix}"
     path.write_bytes(data)
     return str(path)

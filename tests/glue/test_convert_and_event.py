@@ -122,3 +122,17 @@ async def test_streamed_reasoning_is_its_own_item_only_when_shown(gateway: Any) 
         ("reasoning", "thinking"),
         ("text", "answer"),
     ]
+
+
+@pytest.mark.parametrize("name", ["x.\x00", "a.tar/../../x", "r.\u00e9xe", "noext", ".hidden"])
+def test_a_client_file_name_never_shapes_the_temp_path(name: str) -> None:
+    """Only a short alphanumeric suffix of the client's name reaches the file system."""
+    url = "DATA:application/octet-stream;base64," + base64.b64encode(b"abc").decode()
+    message, [path] = to_astrbot_message(inbound(Part("file", url=url, name=name)), self_id="h")
+    try:
+        written = Path(path)
+        assert written.read_bytes() == b"abc"
+        assert written.name.startswith("hep_") and "/" not in written.name[4:]
+        assert message.message[0].name == name
+    finally:
+        Path(path).unlink()

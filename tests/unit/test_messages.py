@@ -108,6 +108,7 @@ def test_message_str_is_the_text_parts_joined_like_astrbots_platforms() -> None:
         ),
         ({"type": "mixed", "message": [{"type": "at", "qq": 1}]}, "message[0].type: unknown part"),
         ({"type": "text", "query": "x", "group_id": 5}, "group_id: must be a string"),
+        ({"type": "file", "url": "https://e.com/f", "name": "x.\u0000"}, "name: must contain no"),
     ],
 )
 def test_bad_shapes_are_rejected_naming_the_field(fields: dict[str, Any], detail: str) -> None:
