@@ -24,9 +24,9 @@ from astrbot.api.platform import AstrBotMessage, Group, MessageMember, MessageTy
 from astrbot.core.utils.astrbot_path import get_astrbot_temp_path
 
 from ..asgi_app.messages import decode_data_url
+from ..asgi_app.models import Inbound, Part
 
 _SAFE_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,16}$")
-from ..asgi_app.models import Inbound, Part
 
 
 def to_astrbot_message(inbound: Inbound, *, self_id: str) -> tuple[AstrBotMessage, list[str]]:
