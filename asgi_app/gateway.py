@@ -59,8 +59,10 @@ class Gateway:
     """Inbound queue + reply store + session mailboxes, all on AstrBot's event loop.
 
     Args:
-        queue_size: bound of the inbound queue (full → 503, never a dropped message).
-        cache_size: how many reply records (and session mailboxes) are kept.
+        queue_size: how many messages may be in progress (queued or in AstrBot's
+            pipeline) at once; past that a new one gets 503, never a dropped message.
+            AstrBot's own event queue is unbounded, so this is the only backpressure.
+        cache_size: how many finished reply records (and session mailboxes) are kept.
         cache_ttl: seconds a finished record stays readable (and a mailbox lives).
         reply_deadline: seconds after which an unfinished record is marked done.
         timer: monotonic clock, injectable for tests.
@@ -81,6 +83,10 @@ class Gateway:
         sink: ReplySink | None = None,
     ) -> None:
         self._queue: asyncio.Queue[Submission] = asyncio.Queue(maxsize=queue_size)
+        self._capacity = queue_size
+        # Unfinished records are never evicted (a repeat POST must find them, or the
+        # pipeline would run twice); finished ones move to the TTL cache.
+        self._open: dict[RecordKey, Record] = {}
         self._records: TTLCache[RecordKey, Record] = TTLCache(cache_size, cache_ttl, timer)
         self._mailboxes: TTLCache[str, list[Item]] = TTLCache(cache_size, cache_ttl, timer)
         self._reply_deadline = reply_deadline
@@ -94,12 +100,17 @@ class Gateway:
 
     @property
     def record_count(self) -> int:
-        return len(self._records)
+        return len(self._open) + len(self._records)
+
+    @property
+    def in_progress(self) -> int:
+        """Messages accepted whose pipeline has not finished."""
+        return len(self._open)
 
     @property
     def accepting(self) -> bool:
-        """Whether a new message would be taken now (health: not stopping, queue not full)."""
-        return not self._closed and not self._queue.full()
+        """Whether a new message would be taken now (health: not stopping, not at capacity)."""
+        return not self._closed and len(self._open) < self._capacity
 
     @property
     def closed(self) -> bool:
@@ -107,7 +118,10 @@ class Gateway:
 
     def known(self, inbound: Inbound) -> bool:
         """Whether this sender's msg_id already has a record (a repeat POST polls it)."""
-        return (inbound.sender_id, inbound.msg_id) in self._records
+        return self._find((inbound.sender_id, inbound.msg_id)) is not None
+
+    def _find(self, key: RecordKey) -> Record | None:
+        return self._open.get(key) or self._records.get(key)
 
     def submit(self, inbound: Inbound) -> tuple[Record, bool]:
         """Return the record for this message, queueing it only the first time.
@@ -116,22 +130,21 @@ class Gateway:
             Unavailable: the inbound queue is full; nothing was recorded.
         """
         key: RecordKey = (inbound.sender_id, inbound.msg_id)
-        record = self._records.get(key)
+        record = self._find(key)
         if record is not None:
             return record, False
         if self._closed:
             raise Unavailable(
                 "the endpoint is stopping; retry later", retry_after=QUEUE_FULL_RETRY_AFTER
             )
-        record = Record(key, inbound.session_id)
-        try:
-            self._queue.put_nowait(Submission(inbound, record))
-        except asyncio.QueueFull:
+        if len(self._open) >= self._capacity:
             raise Unavailable(
-                "the bot is busy: too many messages are waiting; retry later",
+                "the bot is busy: too many messages are in progress; retry later",
                 retry_after=QUEUE_FULL_RETRY_AFTER,
-            ) from None
-        self._records[key] = record
+            )
+        record = Record(key, inbound.session_id)
+        self._queue.put_nowait(Submission(inbound, record))  # never full: it holds ≤ open ones
+        self._open[key] = record
         record.deadline = asyncio.get_running_loop().call_later(
             self._reply_deadline, self._expire, record
         )
@@ -170,8 +183,6 @@ class Gateway:
     def finish(self, record: Record) -> None:
         """The pipeline has finished: mark done and keep the record ``cache_ttl`` longer."""
         self._finish(record, "pipeline")
-        if self._records.get(record.key) is record:
-            self._records[record.key] = record  # re-insert: the TTL counts from completion
 
     def view(self, record: Record) -> list[Item]:
         """The record's items plus the session's bot-initiated items it has not shown yet."""
@@ -188,7 +199,7 @@ class Gateway:
 
     def finish_all(self) -> None:
         """Finish every open record so no waiter hangs past shutdown (or a loop's end)."""
-        for record in list(self._records.values()):
+        for record in list(self._open.values()):
             self._finish(record, "shutdown", timed_out=True)
 
     def _expire(self, record: Record) -> None:
@@ -199,6 +210,9 @@ class Gateway:
         if record.done:
             return
         record.finish(timed_out=timed_out)
+        if self._open.get(record.key) is record:
+            del self._open[record.key]
+            self._records[record.key] = record  # readable for cache_ttl from now on
         if self._sink is not None:
             self._sink.record_finished(record)
         if self._observer is not None:

@@ -26,6 +26,9 @@ class GatewayStats(Protocol):
     @property
     def record_count(self) -> int: ...
 
+    @property
+    def in_progress(self) -> int: ...
+
 
 class Metrics:
     """The adapter's metrics; gauges read their sources at scrape time.
@@ -55,6 +58,12 @@ class Metrics:
         queue.set_function(lambda: gateway.queue_depth)
         records = Gauge("hep_reply_records", "Reply records held in the cache.", registry=r)
         records.set_function(lambda: gateway.record_count)
+        busy = Gauge(
+            "hep_messages_in_progress",
+            "Messages accepted whose pipeline has not finished (503 at hep_queue_size).",
+            registry=r,
+        )
+        busy.set_function(lambda: gateway.in_progress)
         self.deliveries = Counter(
             "hep_callback_deliveries",
             "Callback delivery attempts, by outcome (delivered, retry, failed).",

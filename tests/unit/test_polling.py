@@ -121,3 +121,49 @@ async def test_deadline_marks_an_unfinished_record_done(harness: Harness) -> Non
     body = response.json()
     assert body["done"] is True
     assert "did not finish in time" in body["detail"]
+
+
+@pytest.mark.parametrize("settings_overrides", [{"hep_cache_size": "1", "hep_cache_ttl": "1"}])
+async def test_an_unfinished_message_is_never_evicted_so_it_never_runs_twice(
+    harness: Harness,
+) -> None:
+    """Cache size and TTL bound finished records only; a slow one is still found."""
+    release = asyncio.Event()
+
+    async def slow(submission: Submission, gateway: Gateway) -> None:
+        await release.wait()
+        gateway.publish(submission.record, [Item("text", "late answer")])
+        gateway.finish(submission.record)
+
+    harness.bot.behaviour = slow
+    object.__setattr__(harness.settings, "wait_timeout", 0.01)
+    assert (await harness.chat(text_message("slow"))).status_code == 202
+    harness.bot.behaviour = echo_and_finish
+    for n in range(3):  # more finished messages than the cache holds
+        assert (await harness.chat(text_message(f"other-{n}"))).status_code == 200
+    again = await harness.chat(text_message("slow"))
+    assert again.status_code == 202
+    release.set()
+    object.__setattr__(harness.settings, "wait_timeout", 5)  # the poll waits for done
+    final = await harness.chat(text_message("slow"))
+    assert final.status_code == 200
+    assert [i["content"] for i in final.json()["data"]] == ["late answer"]
+    assert [s.inbound.msg_id for s in harness.bot.seen].count("slow") == 1
+
+
+@pytest.mark.parametrize("settings_overrides", [{"hep_queue_size": "2"}])
+async def test_messages_in_progress_are_bounded_with_503(harness: Harness) -> None:
+    """AstrBot's own queue is unbounded: our bound counts messages until they finish."""
+    harness.bot.behaviour = _never_finish
+    object.__setattr__(harness.settings, "wait_timeout", 0.01)
+    for n in range(2):
+        assert (await harness.chat(text_message(f"busy-{n}"))).status_code == 202
+    refused = await harness.chat(text_message("one-too-many"))
+    assert refused.status_code == 503 and int(refused.headers["retry-after"]) >= 1
+    assert (await harness.chat(text_message("busy-0"))).status_code == 202  # polling still works
+    assert harness.gateway.in_progress == 2
+
+
+async def echo_and_finish(submission: Submission, gateway: Gateway) -> None:
+    gateway.publish(submission.record, [Item("text", "echo")])
+    gateway.finish(submission.record)
