@@ -74,7 +74,8 @@ _FIELDS: dict[str, tuple[str, str, str, str, str]] = {
     ),
     "hep_queue_size": (
         "同时处理的消息上限",
-        "已接收但 AstrBot 尚未处理完的消息上限（排队中和处理中），达到后新消息返回 503，默认 1000。",
+        "已接收但 AstrBot 尚未处理完的消息上限（排队中和处理中），"
+        "达到后新消息返回 503，默认 1000。",
         "Messages in progress",
         "Messages accepted but not yet finished by AstrBot (queued or in the pipeline); "
         "at this many, new ones get 503 (default 1000).",
