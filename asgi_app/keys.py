@@ -15,6 +15,7 @@ secret, the generation and the grace window, so all of it survives restarts.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import binascii
 import hashlib
 import hmac
@@ -158,6 +159,9 @@ class KeyManager:
             )
         if not self._generation_accepted(claims.generation, now):
             raise Unauthorized("the API key has been replaced or revoked", reason="revoked")
+        if claims.generation != self._state.generation:  # refreshed: it lives until grace ends
+            grace_end = int(self._state.grace_until)
+            claims = dataclasses.replace(claims, expires_at=min(claims.expires_at, grace_end))
         return claims
 
     def _generation_accepted(self, generation: int, now: float) -> bool:

@@ -104,7 +104,10 @@ class Handlers:
         ttl = claims.ttl(self.clock())
         self.audit.key_refreshed(new_key_fp=fingerprint(new_key), generation=claims.generation)
         data = [{"api_key": new_key, "api_key_ttl": ttl}]
-        return JSONResponse(envelope(api_key_ttl=ttl, data=data))
+        # A credential: no cache (browser, proxy) may keep it.
+        return JSONResponse(
+            envelope(api_key_ttl=ttl, data=data), headers={"Cache-Control": "no-store"}
+        )
 
     async def openapi(self, request: Request) -> JSONResponse:
         """The OpenAPI 3.1 document of these endpoints (public: no key needed)."""
@@ -118,7 +121,8 @@ class Handlers:
         A repeat of the same msg_id finds its record and is acknowledged again
         without reaching the pipeline (the record is the de-duplication memory).
         """
-        callbacks.ensure_room()
+        if not self.gateway.known(inbound):
+            callbacks.ensure_room()  # a repeat of an accepted msg_id is never refused
         record, created = self.gateway.submit(inbound)
         if created:
             callbacks.accepted(record, claims.expires_at)

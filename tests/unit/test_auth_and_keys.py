@@ -309,3 +309,14 @@ async def test_refresh_logs_fingerprints_never_keys(harness: Harness) -> None:
     assert line["new_key_fp"] == fingerprint(grant["api_key"])
     log = "\n".join(harness.sink.raw)
     assert grant["api_key"] not in log and harness.key not in log
+
+
+async def test_a_refreshed_key_reports_the_life_left_in_its_grace_period(harness: Harness) -> None:
+    """api_key_ttl is "how long this key still works": for the old key, the grace left."""
+    response = await harness.client.post("/api/plug/hep/refresh_token", headers=harness.auth())
+    assert response.headers["cache-control"] == "no-store"
+    old = await harness.chat({"msg_id": "g", "query": "x", "sender_id": "u"})
+    assert 0 < old.json()["api_key_ttl"] <= 60
+    new_key = response.json()["data"][0]["api_key"]
+    new = await harness.chat({"msg_id": "g2", "query": "x", "sender_id": "u"}, key=new_key)
+    assert new.json()["api_key_ttl"] > 3000

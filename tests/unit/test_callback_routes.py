@@ -124,6 +124,8 @@ async def test_full_outbox_answers_503_with_retry_after(app: CallbackApp) -> Non
     await wait_until_async(lambda: app.outbox.pending_count >= 2, 5, 0.005, "a full outbox")
     response = await app.chat("m2")
     assert response.status_code == 503 and int(response.headers["retry-after"]) >= 1
+    repeat = await app.chat("m1")  # an accepted message is acknowledged again, never refused
+    assert repeat.status_code == 200
     assert len(app.bot.seen) == 1
 
 
