@@ -15,8 +15,8 @@ secret, the generation and the grace window, so all of it survives restarts.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import binascii
+import dataclasses
 import hashlib
 import hmac
 import json
