@@ -56,7 +56,8 @@ def new_client() -> httpx.AsyncClient:
     limits = httpx.Limits(
         max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
     )
-    return httpx.AsyncClient(follow_redirects=False, limits=limits)
+    # trust_env off: an operator's proxy variables or .netrc must not reach receivers.
+    return httpx.AsyncClient(follow_redirects=False, limits=limits, trust_env=False)
 
 
 TIMED_OUT_DETAIL = "the bot did not finish in time"
@@ -131,7 +132,8 @@ class CallbackDispatcher:
     def session_published(self, session_id: str, items: list[Item]) -> None:
         """Bot-initiated: ``msg_id`` is ``session:<sender_id>`` (or the group id), as the seed."""
         chat_id = session_id.partition(":")[2] or session_id
-        self._enqueue((session_id, f"session:{chat_id}"), items, done=True, expiry=None)
+        key = (session_id, f"session:{chat_id}")  # the lane keeps groups and users apart
+        self._enqueue(key, items, done=True, expiry=None, sender_id=chat_id)
 
     def record_finished(self, record: Record) -> None:
         expiry = self._key_expiry.pop(record.key, None)
@@ -183,8 +185,9 @@ class CallbackDispatcher:
         done: bool,
         expiry: int | None,
         detail: str = "success",
+        sender_id: str | None = None,
     ) -> None:
-        sender_id, msg_id = key
+        lane_owner, msg_id = key
         expires_at = self._latest_expiry if expiry is None else expiry
         payload = envelope(
             msg_id=msg_id,
@@ -192,10 +195,10 @@ class CallbackDispatcher:
             api_key_ttl=max(0, int(expires_at - self._clock())),
             data=[item.to_json() for item in items],
             done=done,
-            sender_id=sender_id,
+            sender_id=sender_id or lane_owner,
         )
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        lane = json.dumps([sender_id, msg_id], ensure_ascii=False)
+        lane = json.dumps([lane_owner, msg_id], ensure_ascii=False)
         self._schedule(self._outbox.add(new_webhook_id(), lane, msg_id, body))
 
     def _schedule(self, delivery: Delivery) -> None:

@@ -11,8 +11,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
+import httpx
 from starlette.datastructures import Secret
 
 from .signing import secret_bytes
@@ -160,15 +160,19 @@ def _callback_settings(values: Mapping[str, Any]) -> dict[str, Any]:
     """Callback-mode fields; the URL must be usable when the switch is on."""
     url = _text(values, "hep_callback_url")
     if _boolean(values, "hep_callback_switch"):
+        # Parsed as the HTTP client will (a bad port or host is an error here, at start),
+        # and never echoed: a URL can carry a token in its query or user info.
         try:
-            parts = urlsplit(url)
-            usable = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
-        except ValueError:
+            parsed = httpx.URL(url)
+            usable = parsed.scheme in ("http", "https") and bool(parsed.host)
+            parsed.port  # noqa: B018  (raises on a malformed port)
+        except (httpx.InvalidURL, ValueError):
             usable = False
         if not usable:
+            shown = "it is empty" if not url else "it is not an absolute http(s) URL"
             raise SettingsError(
                 "hep_callback_url: callback mode is on, so set an http(s) URL that receives "
-                f"the replies, got {url!r}"
+                f"the replies; {shown}"
             )
     secret = _text(values, "hep_callback_secret")
     if secret:
