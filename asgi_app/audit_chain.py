@@ -165,9 +165,12 @@ def file_sink(
 
 
 def close_sink(sink: logging.Logger) -> None:
+    """Close the file; later lines go to a NullHandler (without any handler, stdlib
+    logging would print them to stderr through ``logging.lastResort``)."""
     for handler in list(sink.handlers):
         sink.removeHandler(handler)
         handler.close()
+    sink.addHandler(logging.NullHandler())
 
 
 def create_audit_logger(

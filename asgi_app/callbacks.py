@@ -101,6 +101,7 @@ class CallbackDispatcher:
         self._capacity = capacity
         self._log = log
         self._alert = alert
+        self._closed = False
         self.metrics: Metrics | None = None
         """Delivery outcomes for ``/metrics``; set once they exist (they read the gateway)."""
         self._clock = clock
@@ -150,6 +151,7 @@ class CallbackDispatcher:
 
     async def aclose(self) -> None:
         """Stop delivering; whatever is pending stays in the outbox for the next start."""
+        self._closed = True
         workers = list(self._workers.values())
         for task in workers:
             task.cancel()
@@ -188,6 +190,9 @@ class CallbackDispatcher:
         sender_id: str | None = None,
     ) -> None:
         lane_owner, msg_id = key
+        if self._closed:  # a pipeline still sending after the adapter stopped
+            self._alert(f"a reply for msg_id {msg_id!r} came after the adapter stopped: not sent")
+            return
         expires_at = self._latest_expiry if expiry is None else expiry
         payload = envelope(
             msg_id=msg_id,

@@ -20,6 +20,8 @@ from .errors import Unavailable
 from .models import Inbound, Item, Record, RecordKey
 
 QUEUE_FULL_RETRY_AFTER = 5
+MAILBOX_LIMIT = 100
+"""Bot-initiated items kept per session (the newest); bounds memory and copying."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +180,8 @@ class Gateway:
         if self._sink is not None:
             self._sink.session_published(session_id, items)
         else:
-            self._mailboxes[session_id] = [*self._mailboxes.get(session_id, []), *items]
+            kept = [*self._mailboxes.get(session_id, []), *items]
+            self._mailboxes[session_id] = kept[-MAILBOX_LIMIT:]
 
     def finish(self, record: Record) -> None:
         """The pipeline has finished: mark done and keep the record ``cache_ttl`` longer."""

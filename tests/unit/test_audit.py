@@ -332,3 +332,14 @@ def test_lifecycle_lines_carry_no_request_context() -> None:
     for line in (started, stopped):
         assert (line["request_id"], line["key_fp"], line["msg_id"]) == (None, None, None)
         assert line["platform_id"] == "p"
+
+
+def test_lines_after_close_are_dropped_not_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a handler stdlib logging prints to stderr (lastResort); a closed trail is silent."""
+    trail = AuditTrail.to_file(tmp_path / "audit.log", platform_id="p", max_bytes=4096, backups=1)
+    trail.close()
+    trail.auth_failed(reason="missing", key_fp=None)
+    trail.error("late", detail="after close")
+    assert capsys.readouterr().err == ""

@@ -276,3 +276,11 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
 def test_logged_callback_url_hides_credentials_and_query() -> None:
     url = "https://user:pw@hooks.example.com:8443/in?token=s3cret#x"
     assert loggable_url(url) == "https://hooks.example.com:8443/in"
+
+
+async def test_a_reply_after_the_adapter_stopped_is_reported_not_raised(rig: Rig) -> None:
+    """A pipeline may still send after shutdown: no exception into AstrBot, an alert instead."""
+    dispatcher = rig.dispatcher
+    await rig.close()
+    dispatcher.session_published("FriendMessage:u9", [Item("text", "too late")])
+    assert any("after the adapter stopped" in alert for alert in rig.alerts)

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from asgi_app.gateway import Gateway, Submission
+from asgi_app.gateway import MAILBOX_LIMIT, Gateway, Submission
 from asgi_app.models import Item
 
 from .conftest import CHAT, Harness
@@ -167,3 +167,12 @@ async def test_messages_in_progress_are_bounded_with_503(harness: Harness) -> No
 async def echo_and_finish(submission: Submission, gateway: Gateway) -> None:
     gateway.publish(submission.record, [Item("text", "echo")])
     gateway.finish(submission.record)
+
+
+def test_a_session_mailbox_keeps_only_the_newest_bot_initiated_items() -> None:
+    """A cron job firing forever must not grow memory (or every response) without bound."""
+    gateway = Gateway(queue_size=1, cache_size=10, cache_ttl=60, reply_deadline=60)
+    for n in range(MAILBOX_LIMIT + 50):
+        gateway.publish_to_session("FriendMessage:u1", [Item("text", f"tick {n}")])
+    kept = gateway._mailboxes["FriendMessage:u1"]
+    assert len(kept) == MAILBOX_LIMIT and kept[-1].content == f"tick {MAILBOX_LIMIT + 49}"
