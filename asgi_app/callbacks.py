@@ -282,13 +282,16 @@ class CallbackDispatcher:
         now = self._clock()
         headers = webhook_headers(self._key, delivery.webhook_id, int(now), delivery.body)
         try:
-            response = await self._client.post(
-                self._url,
-                content=delivery.body,
-                headers=headers,
-                timeout=httpx.Timeout(self._policy.timeout, pool=None),
-            )
-        except httpx.TimeoutException:
+            # httpx's timeout is per read; the attempt as a whole gets the same bound,
+            # so a receiver that drips its answer cannot hold a lane.
+            async with asyncio.timeout(self._policy.timeout):
+                response = await self._client.post(
+                    self._url,
+                    content=delivery.body,
+                    headers=headers,
+                    timeout=httpx.Timeout(self._policy.timeout, pool=None),
+                )
+        except (httpx.TimeoutException, TimeoutError):
             return None, f"timeout after {self._policy.timeout:g} s", None
         except httpx.HTTPError as exc:
             return None, f"{type(exc).__name__}: {exc}", None

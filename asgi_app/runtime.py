@@ -134,7 +134,13 @@ def open_runtime(
         files=files,
         callbacks=callbacks,
     )
-    return Runtime(settings, audit, gateway, files, create_app(handlers), callbacks, http, outbox)
+    runtime = Runtime(
+        settings, audit, gateway, files, create_app(handlers), callbacks, http, outbox
+    )
+    if callbacks is not None:  # last: nothing after it can fail and leave lanes unowned
+        resumed = callbacks.start()
+        audit.info("callbacks_started", url=loggable_url(settings.callback_url), resumed=resumed)
+    return runtime
 
 
 def _open_callbacks(
@@ -169,8 +175,6 @@ def _open_callbacks(
         log=audit,
         alert=alert,
     )
-    resumed = callbacks.start()
-    audit.info("callbacks_started", url=loggable_url(settings.callback_url), resumed=resumed)
     return callbacks, http, outbox
 
 
