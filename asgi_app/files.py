@@ -82,6 +82,7 @@ class FileStore:
         self.max_bytes = max_bytes
         self._clock = clock
         self._secret = secrets.token_bytes(32)
+        self._adding = asyncio.Lock()
         self._files: dict[str, StoredFile] = {}  # insertion order = age
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True, exist_ok=True)
@@ -101,19 +102,21 @@ class FileStore:
         if not stat.S_ISREG(info.st_mode):
             raise IsADirectoryError(f"not a regular file: {source}")
         size = info.st_size
-        file_id = self._make_room(size)
-        target = self.directory / file_id
-        await asyncio.to_thread(shutil.copyfile, source, target)
-        head = await asyncio.to_thread(_read_head, target)
-        return self._register(file_id, target, name or source.name, size, head)
+        async with self._adding:  # room is made and taken in one step: the bound holds
+            file_id = self._make_room(size)
+            target = self.directory / file_id
+            await asyncio.to_thread(shutil.copyfile, source, target)
+            head = await asyncio.to_thread(_read_head, target)
+            return self._register(file_id, target, name or source.name, size, head)
 
     async def add_bytes(self, data: bytes, *, name: str = "", content_type: str = "") -> str:
         """Store bytes (a base64 image, say); return their signed path (no origin)."""
-        file_id = self._make_room(len(data))
-        target = self.directory / file_id
-        await asyncio.to_thread(target.write_bytes, data)
         name = name or "file" + (mimetypes.guess_extension(content_type or _sniff(data)) or "")
-        return self._register(file_id, target, name, len(data), data[:16], content_type)
+        async with self._adding:
+            file_id = self._make_room(len(data))
+            target = self.directory / file_id
+            await asyncio.to_thread(target.write_bytes, data)
+            return self._register(file_id, target, name, len(data), data[:16], content_type)
 
     def close(self) -> None:
         """Forget every link and remove the copies (the adapter is stopping)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
@@ -166,3 +167,14 @@ async def test_only_the_files_prefix_is_public(client: httpx.AsyncClient) -> Non
     """Dot segments leave the prefix (clients normalise them), and then a key is needed."""
     assert (await client.post("/api/plug/v1/chat", json={})).status_code == 401
     assert (await client.get("/api/plug/hep/files/../refresh_token")).status_code == 401
+
+
+async def test_concurrent_copies_stay_within_the_bound(tmp_path: Path) -> None:
+    """Room is made and taken in one step, so many copies at once never overshoot."""
+    store = FileStore(tmp_path / "store", ttl=60, max_bytes=1000)
+    source = tmp_path / "big.bin"
+    source.write_bytes(b"x" * 400)
+    await asyncio.gather(*(store.add_path(source) for _ in range(10)))
+    on_disk = sum(p.stat().st_size for p in (tmp_path / "store").iterdir())
+    assert on_disk <= 1000 and store.used_bytes <= 1000
+    store.close()
